@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+// Command-line parsing (CLI11). Sizes accept suffixes such as 512KiB or 2MiB.
+#include "app/config.h"
+
+#include <sched.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <map>
+
+namespace hkv::app {
+
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
+std::variant<Config, int> parse_config(int argc, char** argv) {
+  Config c;
+  CLI::App app{"hkv: an in-memory key-value cache served over HTTP/1.1 and h2c"};
+  app.set_version_flag("--version", std::string("hkv ") + kVersion);
+  app.get_formatter()->column_width(36);
+
+  app.add_option("--port", c.port, "TCP port to listen on (0 picks a free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("--bind", c.bind, "Address to listen on: IPv4 or IPv6 literal; '::' is dual-stack")
+      ->capture_default_str();
+  app.add_option("--threads", c.threads, "Worker threads, one event loop each (default: cores available)")
+      ->check(CLI::Range(1, 1024));
+  int limit = c.concurrency_limit;
+  app.add_option("--concurrency-limit", limit,
+                 "Requests in flight across the server; more wait (never refused). Max 500")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-streams", c.http.max_streams,
+                 "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  app.add_option("--max-value-size", c.http.max_value_size,
+                 "Largest request body (value) accepted; larger gets 413. Suffixes: KiB, MiB")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str("1MiB");
+  app.add_option("--initial-capacity", c.initial_capacity, "Entries the table is pre-sized for")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32))
+      ->capture_default_str();
+  std::map<std::string, StoreKind> kinds{{"lockfree", StoreKind::lockfree}, {"sharded", StoreKind::sharded}};
+  app.add_option("--store", c.store, "Store implementation: lockfree (liburcu) or sharded (mutexes)")
+      ->transform(CLI::CheckedTransformer(kinds, CLI::ignore_case))
+      ->default_str("lockfree");
+  app.add_option("--shutdown-timeout", c.shutdown_timeout_s,
+                 "Seconds to finish in-flight requests after SIGINT/SIGTERM")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  bool no_h2c_upgrade = false;
+  app.add_flag("--no-h2c-upgrade", no_h2c_upgrade,
+               "Ignore 'Upgrade: h2c' (h2c by prior knowledge still works)");
+  app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  c.http.h2c_upgrade = !no_h2c_upgrade;
+  if (limit > 500) {
+    c.warnings.push_back("--concurrency-limit " + std::to_string(limit) + " capped to 500");
+    limit = 500;
+  }
+  c.concurrency_limit = limit;
+  if (c.threads == 0) c.threads = available_cores();
+  return c;
+}
+
+}  // namespace hkv::app

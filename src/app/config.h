@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// Config: every command-line flag, parsed with CLI11 and validated in one place.
+#pragma once
+
+#include <cstddef>
+#include <variant>
+#include <string>
+#include <vector>
+
+#include "http/context.h"
+#include "store/store.h"
+
+namespace hkv::app {
+
+struct Config {
+  std::string bind = "127.0.0.1";
+  int port = 3000;
+  int threads = 0;  // 0: the cores this process may run on
+  int concurrency_limit = 250;
+  std::size_t initial_capacity = 1'000'000;
+  StoreKind store = StoreKind::lockfree;
+  double shutdown_timeout_s = 5.0;
+  std::string log_level = "info";
+  http::HttpLimits http;
+  std::vector<std::string> warnings;  // reported once logging is set up
+};
+
+// Parses argv. Returns the config, or an exit code when the program should stop (--help,
+// --version, or a usage error already reported on stderr).
+std::variant<Config, int> parse_config(int argc, char** argv);
+
+int available_cores();
+
+inline constexpr const char* kVersion = "0.1.0";
+
+}  // namespace hkv::app

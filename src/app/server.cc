@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// Start-up and shutdown: signals are blocked in every thread and taken with sigwait by the main
+// thread, which then asks each worker to drain and joins them.
+#include "app/server.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "app/worker.h"
+#include "http/admission.h"
+#include "net/listener.h"
+
+namespace hkv::app {
+
+namespace {
+
+const char* store_name(StoreKind k) { return k == StoreKind::lockfree ? "lockfree" : "sharded"; }
+
+}  // namespace
+
+int run_server(const Config& config) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto store = make_store(config.store, config.initial_capacity);
+  http::AdmissionGate gate(config.concurrency_limit);
+  auto timeout = std::chrono::milliseconds(static_cast<long>(config.shutdown_timeout_s * 1000));
+
+  net::ListenOptions listen;
+  listen.address = config.bind;
+  listen.port = config.port;
+  std::vector<std::unique_ptr<Worker>> workers;
+  try {
+    for (int i = 0; i < config.threads; ++i) {
+      workers.push_back(std::make_unique<Worker>(listen, config.http, *store, gate, timeout));
+      if (i == 0 && listen.port == 0) listen.port = workers[0]->port();
+    }
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot listen: {}", e.what());
+    return 1;
+  }
+  bool v6 = config.bind.find(':') != std::string::npos;
+  spdlog::info("hkv {} listening on {}{}{}:{} threads={} store={} concurrency-limit={} max-value-size={}",
+               kVersion, v6 ? "[" : "", config.bind, v6 ? "]" : "", listen.port, config.threads,
+               store_name(config.store), config.concurrency_limit, config.http.max_value_size);
+  for (auto& w : workers) w->start();
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, draining connections (up to {} s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+               config.shutdown_timeout_s);
+  auto started = std::chrono::steady_clock::now();
+  for (auto& w : workers) w->request_stop();
+  for (auto& w : workers) w->join();
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  spdlog::info("hkv stopped in {} ms; {} keys in store", took.count(), store->size());
+  workers.clear();
+  return 0;
+}
+
+}  // namespace hkv::app

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+// Worker thread: runs the loop, reports RCU quiescent states each turn (offline while asleep),
+// owns its connections, and drains them on shutdown within the deadline.
+#include "app/worker.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+namespace hkv::app {
+
+Worker::Worker(const net::ListenOptions& listen, const http::HttpLimits& limits, Store& store,
+               http::AdmissionGate& gate, std::chrono::milliseconds shutdown_timeout)
+    : store_(store),
+      shutdown_timeout_(shutdown_timeout),
+      admission_(gate, [this] { loop_.wake(); }),
+      handler_(store),
+      ctx_{handler_, admission_, limits} {
+  gate.register_queue(&admission_);
+  listener_ = std::make_unique<net::Listener>(loop_, listen, [this](int fd) { accept(fd); });
+}
+
+Worker::~Worker() {
+  join();
+  while (live_ != nullptr) {
+    net::Connection* c = live_;
+    live_ = c->next;
+    delete c;
+  }
+  for (net::Connection* c : closed_) delete c;
+}
+
+void Worker::start() { thread_ = std::thread([this] { run(); }); }
+
+void Worker::request_stop() {
+  stop_requested_.store(true);
+  loop_.wake();
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::accept(int fd) {
+  auto* c = new net::Connection(loop_, fd, *this);
+  c->set_protocol(http::make_protocol_sniffer(*c, ctx_));
+  c->next = live_;
+  if (live_ != nullptr) live_->prev = c;
+  live_ = c;
+}
+
+void Worker::connection_closed(net::Connection* c) {
+  if (c->prev != nullptr) c->prev->next = c->next;
+  if (c->next != nullptr) c->next->prev = c->prev;
+  if (live_ == c) live_ = c->next;
+  c->prev = c->next = nullptr;
+  closed_.push_back(c);  // freed at the end of the turn, outside its own callbacks
+}
+
+void Worker::begin_shutdown() {
+  stopping_ = true;
+  deadline_ = std::chrono::steady_clock::now() + shutdown_timeout_;
+  listener_->close();
+  for (net::Connection* c = live_; c != nullptr;) {
+    net::Connection* next = c->next;
+    c->shutdown();
+    c = next;
+  }
+}
+
+void Worker::end_of_turn() {
+  store_.quiescent();
+  for (net::Connection* c : closed_) delete c;
+  closed_.clear();
+  if (!stopping_) return;
+  if (live_ != nullptr && std::chrono::steady_clock::now() >= deadline_) {
+    while (live_ != nullptr) live_->close_now();
+  }
+  if (live_ == nullptr) {
+    for (net::Connection* c : closed_) delete c;
+    closed_.clear();
+    loop_.stop();
+  }
+}
+
+void Worker::run() {
+  store_.attach_thread();
+  loop_.set_hooks(net::LoopHooks{
+      .before_sleep = [this] { store_.thread_offline(); },
+      .after_sleep = [this] { store_.thread_online(); },
+      .end_of_turn = [this] { end_of_turn(); },
+      .on_wake =
+          [this] {
+            admission_.drain();
+            if (stop_requested_.load() && !stopping_) begin_shutdown();
+          },
+  });
+  try {
+    // The timeout only bounds how late a shutdown deadline is noticed.
+    loop_.run(100);
+  } catch (const std::exception& e) {
+    spdlog::error("worker stopped: {}", e.what());
+  }
+  store_.detach_thread();
+}
+
+}  // namespace hkv::app

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// Worker: one thread, one event loop, one SO_REUSEPORT listener and the connections it accepted.
+// Workers share only the store and the admission gate; nothing on the request path crosses threads.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "app/handlers.h"
+#include "http/admission.h"
+#include "http/context.h"
+#include "net/connection.h"
+#include "net/event_loop.h"
+#include "net/listener.h"
+#include "store/store.h"
+
+namespace hkv::app {
+
+class Worker final : public net::ConnectionOwner {
+ public:
+  // Opens the listening socket now (so bind errors surface before any thread starts).
+  Worker(const net::ListenOptions& listen, const http::HttpLimits& limits, Store& store,
+         http::AdmissionGate& gate, std::chrono::milliseconds shutdown_timeout);
+  ~Worker() override;
+
+  void start();
+  // Thread-safe: stop accepting, finish in-flight requests, close, and let the thread end.
+  void request_stop();
+  void join();
+  int port() const { return listener_->port(); }
+
+  void connection_closed(net::Connection* c) override;
+
+ private:
+  void run();
+  void accept(int fd);
+  void begin_shutdown();
+  void end_of_turn();
+
+  Store& store_;
+  std::chrono::milliseconds shutdown_timeout_;
+  net::EventLoop loop_;
+  http::AdmissionQueue admission_;
+  KvHandler handler_;
+  http::HttpContext ctx_;
+  std::unique_ptr<net::Listener> listener_;
+  net::Connection* live_ = nullptr;  // intrusive list of open connections
+  std::vector<net::Connection*> closed_;
+  std::atomic<bool> stop_requested_{false};
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point deadline_;
+  std::thread thread_;
+};
+
+}  // namespace hkv::app

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MIT
+// HTTP/1.1 session. llhttp callbacks copy the target and body into per-connection buffers (reused
+// across requests); on_message_complete pauses the parser so requests are answered one at a time,
+// in order, each after it holds an admission slot.
+#include "http/h1.h"
+
+#include <strings.h>
+
+#include <string_view>
+
+#include "http/h2.h"
+#include "http/response.h"
+
+namespace hkv::http {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool has_token(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    std::size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (iequals(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+Method to_method(std::uint8_t m) {
+  switch (m) {
+    case HTTP_GET: return Method::get;
+    case HTTP_HEAD: return Method::head;
+    case HTTP_POST: return Method::post;
+    case HTTP_PUT: return Method::put;
+    case HTTP_DELETE: return Method::del;
+    default: return Method::other;
+  }
+}
+
+H1Session* session_of(llhttp_t* p) { return static_cast<H1Session*>(p->data); }
+
+}  // namespace
+
+struct H1Callbacks {
+  static int on_message_begin(llhttp_t* p) {
+    H1Session* s = session_of(p);
+    s->in_message_ = true;
+    s->header_bytes_ = 0;
+    return 0;
+  }
+  static int on_url(llhttp_t* p, const char* at, std::size_t len) {
+    H1Session* s = session_of(p);
+    s->target_.append(at, len);
+    s->header_bytes_ += len;
+    if (s->target_.size() > s->ctx_.limits.max_target_bytes) return s->fail(414, "request target too long");
+    return 0;
+  }
+  static int on_header_field(llhttp_t* p, const char* at, std::size_t len) {
+    H1Session* s = session_of(p);
+    s->field_.append(at, len);
+    s->header_bytes_ += len + 4;  // ": " and CRLF
+    if (s->header_bytes_ > s->ctx_.limits.max_header_bytes) return s->fail(431, "header section too large");
+    return 0;
+  }
+  static int on_header_value(llhttp_t* p, const char* at, std::size_t len) {
+    H1Session* s = session_of(p);
+    s->value_.append(at, len);
+    s->header_bytes_ += len;
+    if (s->header_bytes_ > s->ctx_.limits.max_header_bytes) return s->fail(431, "header section too large");
+    return 0;
+  }
+  static int on_header_value_complete(llhttp_t* p) {
+    session_of(p)->finish_header();
+    return 0;
+  }
+  static int on_headers_complete(llhttp_t* p) { return session_of(p)->headers_complete(); }
+  static int on_body(llhttp_t* p, const char* at, std::size_t len) {
+    H1Session* s = session_of(p);
+    if (s->body_.size() + len > s->ctx_.limits.max_value_size) {
+      return s->fail(413, "request body larger than --max-value-size");
+    }
+    s->body_.append(at, len);
+    return 0;
+  }
+  static int on_message_complete(llhttp_t* p) {
+    session_of(p)->in_message_ = false;
+    return HPE_PAUSED;
+  }
+
+  static const llhttp_settings_t* settings() {
+    static const llhttp_settings_t s = [] {
+      llhttp_settings_t v;
+      llhttp_settings_init(&v);
+      v.on_message_begin = on_message_begin;
+      v.on_url = on_url;
+      v.on_header_field = on_header_field;
+      v.on_header_value = on_header_value;
+      v.on_header_value_complete = on_header_value_complete;
+      v.on_headers_complete = on_headers_complete;
+      v.on_body = on_body;
+      v.on_message_complete = on_message_complete;
+      return v;
+    }();
+    return &s;
+  }
+};
+
+H1Session::H1Session(net::Connection& conn, HttpContext& ctx) : conn_(conn), ctx_(ctx) {
+  llhttp_init(&parser_, HTTP_REQUEST, H1Callbacks::settings());
+  parser_.data = this;
+}
+
+H1Session::~H1Session() = default;
+
+int H1Session::fail(std::uint16_t status, const char* message) {
+  error_status_ = status;
+  error_message_ = message;
+  llhttp_set_error_reason(&parser_, message);
+  return HPE_USER;
+}
+
+void H1Session::finish_header() {
+  if (iequals(field_, "expect")) {
+    if (!iequals(value_, "100-continue")) {
+      fail(417, "only 'Expect: 100-continue' is supported");
+    }
+    expect_continue_ = true;
+  } else if (iequals(field_, "upgrade")) {
+    wants_h2c_ = has_token(value_, "h2c");
+  } else if (iequals(field_, "http2-settings")) {
+    http2_settings_ = value_;
+  }
+  field_.clear();
+  value_.clear();
+}
+
+int H1Session::headers_complete() {
+  if (error_status_ != 0) return -1;  // an earlier header callback failed (e.g. Expect)
+  if (parser_.http_major != 1 || parser_.http_minor > 1) {
+    fail(400, "unsupported HTTP version");
+    return -1;
+  }
+  http10_ = parser_.http_minor == 0;
+  keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
+  // Upgrades are handled here, after the whole request: llhttp must parse it as a normal message.
+  wants_h2c_ = wants_h2c_ && parser_.upgrade && ctx_.limits.h2c_upgrade && !http10_;
+  parser_.upgrade = 0;
+  if ((parser_.flags & F_CONTENT_LENGTH) && parser_.content_length > ctx_.limits.max_value_size) {
+    fail(413, "request body larger than --max-value-size");
+    return -1;
+  }
+  if ((parser_.flags & F_CONTENT_LENGTH) && parser_.content_length > 0) {
+    body_.reserve(parser_.content_length);
+  }
+  if (expect_continue_ && !http10_) conn_.out().append("HTTP/1.1 100 Continue\r\n\r\n");
+  return 0;
+}
+
+std::size_t H1Session::on_data(const char* data, std::size_t size) {
+  std::size_t used = 0;
+  while (used < size && !parked_ && !closing_ && !backpressured_) {
+    llhttp_errno_t err = llhttp_execute(&parser_, data + used, size - used);
+    if (err == HPE_OK) return size;
+    if (err != HPE_PAUSED) {
+      std::string message = "malformed request: ";
+      std::uint16_t status = 400;
+      if (error_status_ != 0) {
+        status = error_status_;
+        message = error_message_;
+      } else {
+        message += llhttp_get_error_reason(&parser_);
+      }
+      respond_error_and_close(status, message);
+      return size;
+    }
+    used = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data);
+    llhttp_resume(&parser_);
+    if (!ctx_.admission.acquire_or_wait(this)) {
+      parked_ = true;
+      conn_.pause_reading();
+      break;
+    }
+    dispatch();
+    if (upgraded_) return used;
+    if (conn_.out().pending() > ctx_.limits.output_high_water) {
+      backpressured_ = true;
+      conn_.pause_reading();
+    }
+  }
+  if (closing_) {
+    conn_.close_after_flush();
+    return size;
+  }
+  return used;
+}
+
+void H1Session::dispatch() {
+  if (wants_h2c_ && try_upgrade()) return;
+  Request req;
+  req.method = to_method(parser_.method);
+  req.method_name = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
+  req.target = target_;
+  req.body = body_;
+  req.version = HttpVersion::h1;
+  Response resp;
+  ctx_.handler.handle(req, resp);
+  if (shutting_down_) keep_alive_ = false;
+  write_h1_response(conn_.out(), resp, H1ResponseOptions{keep_alive_, http10_});
+  ++held_slots_;
+  if (!keep_alive_) closing_ = true;
+  reset_request();
+}
+
+bool H1Session::try_upgrade() {
+  UpgradeRequest up;
+  up.method = to_method(parser_.method);
+  up.method_name = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
+  up.target = target_;
+  up.body = body_;
+  up.http2_settings = http2_settings_;
+  up.slots_held = held_slots_ + 1;  // the slot of this request travels to stream 1
+  auto h2 = upgrade_to_h2(conn_, ctx_, up);
+  if (!h2) return false;
+  held_slots_ = 0;
+  upgraded_ = true;
+  conn_.set_protocol(std::move(h2));
+  return true;
+}
+
+void H1Session::reset_request() {
+  target_.clear();
+  body_.clear();
+  if (body_.capacity() > 64 * 1024) body_.shrink_to_fit();
+  http2_settings_.clear();
+  wants_h2c_ = false;
+  expect_continue_ = false;
+  error_status_ = 0;
+}
+
+void H1Session::respond_error_and_close(std::uint16_t status, std::string_view message) {
+  Response resp;
+  std::string text(message);
+  text += '\n';
+  resp.set_error(status, text);
+  write_h1_response(conn_.out(), resp, H1ResponseOptions{false, http10_});
+  closing_ = true;
+  conn_.close_after_flush();
+}
+
+void H1Session::admitted() {
+  parked_ = false;
+  dispatch();
+  if (upgraded_) {
+    conn_.resume_reading();  // switches to HTTP/2: `this` is gone after this call
+    return;
+  }
+  if (closing_) {
+    conn_.close_after_flush();
+    return;
+  }
+  conn_.resume_reading();
+  conn_.flush();
+  if (!conn_.closed() && conn_.peer_closed() && idle()) conn_.close_after_flush();
+}
+
+bool H1Session::idle() const { return !in_message_ && !parked_ && !backpressured_; }
+
+void H1Session::release_slots() {
+  if (held_slots_ > 0) {
+    ctx_.admission.gate().release(held_slots_);
+    held_slots_ = 0;
+  }
+}
+
+void H1Session::on_drained() {
+  release_slots();
+  if (backpressured_) {
+    backpressured_ = false;
+    conn_.resume_reading();
+  }
+  if (!conn_.closed() && conn_.peer_closed() && idle()) conn_.close_after_flush();
+}
+
+void H1Session::on_peer_closed() {
+  if (!parked_ && !backpressured_) conn_.close_after_flush();
+}
+
+void H1Session::on_shutdown() {
+  shutting_down_ = true;
+  if (!in_message_ && !parked_) conn_.close_after_flush();
+}
+
+void H1Session::on_close() {
+  release_slots();
+  if (parked_) {
+    ctx_.admission.cancel(this);
+    parked_ = false;
+  }
+}
+
+}  // namespace hkv::http

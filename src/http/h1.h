@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+// HTTP/1.1 session: llhttp parsing, keep-alive and pipelining (responses in request order, all
+// answers of one read written with one writev), chunked bodies, 100-continue and Upgrade: h2c.
+#pragma once
+
+#include <llhttp.h>
+
+#include <memory>
+#include <string>
+
+#include "http/context.h"
+
+namespace hkv::http {
+
+class H1Session final : public net::Protocol, public AdmissionWaiter {
+ public:
+  H1Session(net::Connection& conn, HttpContext& ctx);
+  ~H1Session() override;
+
+  std::size_t on_data(const char* data, std::size_t size) override;
+  void on_peer_closed() override;
+  void on_drained() override;
+  void on_shutdown() override;
+  void on_close() override;
+  void admitted() override;
+
+ private:
+  friend struct H1Callbacks;
+  int fail(std::uint16_t status, const char* message);
+  void respond_error_and_close(std::uint16_t status, std::string_view message);
+  void finish_header();
+  int headers_complete();
+  void dispatch();
+  bool try_upgrade();
+  void reset_request();
+  bool idle() const;
+  void release_slots();
+
+  net::Connection& conn_;
+  HttpContext& ctx_;
+  llhttp_t parser_;
+
+  std::string target_;
+  std::string body_;
+  std::string field_;
+  std::string value_;
+  std::string http2_settings_;
+  std::size_t header_bytes_ = 0;
+  bool in_value_ = false;
+  bool in_message_ = false;
+  bool keep_alive_ = true;
+  bool http10_ = false;
+  bool wants_h2c_ = false;
+  bool expect_continue_ = false;
+  bool parked_ = false;
+  bool backpressured_ = false;
+  bool upgraded_ = false;
+  bool closing_ = false;
+  bool shutting_down_ = false;
+  int held_slots_ = 0;
+  std::uint16_t error_status_ = 0;
+  const char* error_message_ = nullptr;
+};
+
+}  // namespace hkv::http

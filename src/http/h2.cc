@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: MIT
+// HTTP/2 session: nghttp2 callbacks build one Request per stream, the shared handler answers it,
+// and the response body is served from the stream's Response (a stored value is borrowed, not
+// copied, until the stream closes). Streams that find no admission slot wait in arrival order.
+#include "http/h2.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <charconv>
+#include <cstring>
+#include <deque>
+#include <string>
+
+#include "http/response.h"
+
+namespace hkv::http {
+
+namespace {
+
+struct Stream {
+  std::int32_t id = 0;
+  Method method = Method::other;
+  std::string method_name;
+  std::string path;
+  std::string body;
+  bool body_too_large = false;
+  bool holds_slot = false;
+  bool parked = false;
+  Response resp;
+  std::size_t body_offset = 0;
+  char status[4] = {};
+  char length[24] = {};
+};
+
+class H2Session final : public net::Protocol, public AdmissionWaiter {
+ public:
+  H2Session(net::Connection& conn, HttpContext& ctx);
+  ~H2Session() override;
+
+  bool init(const UpgradeRequest* up);
+  std::size_t on_data(const char* data, std::size_t size) override;
+  void on_peer_closed() override;
+  void on_drained() override;
+  void on_shutdown() override;
+  void on_close() override;
+  void admitted() override;
+
+  // nghttp2 callbacks
+  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
+                       std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
+                       std::uint8_t flags, void* self);
+  static int on_data_chunk(nghttp2_session*, std::uint8_t flags, std::int32_t stream_id,
+                           const std::uint8_t* data, std::size_t len, void* self);
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code,
+                             void* self);
+  static ssize_t read_body(nghttp2_session*, std::int32_t stream_id, std::uint8_t* buf,
+                           std::size_t length, std::uint32_t* data_flags, nghttp2_data_source* source,
+                           void* self);
+
+ private:
+  Stream* stream(std::int32_t id);
+  void request_complete(Stream* s);
+  void dispatch(Stream* s);
+  void pump();
+  void release(int n);
+
+  net::Connection& conn_;
+  HttpContext& ctx_;
+  nghttp2_session* session_ = nullptr;
+  std::deque<Stream*> parked_;
+  int adopted_slots_ = 0;  // slots of HTTP/1.1 responses still being written at the upgrade
+  int slots_held_ = 0;
+  bool waiting_ = false;
+  bool peer_closed_ = false;
+  int open_streams_ = 0;
+};
+
+const nghttp2_session_callbacks* callbacks() {
+  thread_local struct Holder {
+    nghttp2_session_callbacks* cbs = nullptr;
+    Holder() {
+      nghttp2_session_callbacks_new(&cbs);
+      nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, H2Session::on_begin_headers);
+      nghttp2_session_callbacks_set_on_header_callback(cbs, H2Session::on_header);
+      nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, H2Session::on_data_chunk);
+      nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, H2Session::on_frame_recv);
+      nghttp2_session_callbacks_set_on_stream_close_callback(cbs, H2Session::on_stream_close);
+    }
+    ~Holder() { nghttp2_session_callbacks_del(cbs); }
+  } holder;
+  return holder.cbs;
+}
+
+Method to_method(std::string_view m) {
+  if (m == "GET") return Method::get;
+  if (m == "HEAD") return Method::head;
+  if (m == "POST") return Method::post;
+  if (m == "PUT") return Method::put;
+  if (m == "DELETE") return Method::del;
+  return Method::other;
+}
+
+nghttp2_nv make_nv(std::string_view name, std::string_view value) {
+  return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+}
+
+H2Session::H2Session(net::Connection& conn, HttpContext& ctx) : conn_(conn), ctx_(ctx) {}
+
+H2Session::~H2Session() {
+  if (session_ != nullptr) nghttp2_session_del(session_);  // closes streams via on_stream_close
+}
+
+bool H2Session::init(const UpgradeRequest* up) {
+  std::string settings;
+  if (up != nullptr && !base64url_decode(up->http2_settings, settings)) return false;
+  int rv = nghttp2_session_server_new(&session_, callbacks(), this);
+  if (rv != 0) return false;
+  if (up != nullptr) {
+    rv = nghttp2_session_upgrade2(session_, reinterpret_cast<const std::uint8_t*>(settings.data()),
+                                  settings.size(), up->method == Method::head, nullptr);
+    if (rv != 0) return false;
+  }
+  nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, ctx_.limits.max_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
+  };
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, iv, 2);
+  // A larger connection window lets several large uploads proceed at once.
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 16 << 20);
+  if (up != nullptr) {
+    conn_.out().append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
+    adopted_slots_ = up->slots_held - 1;
+    auto* s = new Stream();
+    s->id = 1;
+    s->method = up->method;
+    s->method_name = up->method_name;
+    s->path = up->target;
+    s->body = up->body;
+    s->holds_slot = true;
+    ++slots_held_;
+    ++open_streams_;
+    nghttp2_session_set_stream_user_data(session_, 1, s);
+    dispatch(s);
+  }
+  pump();
+  return true;
+}
+
+Stream* H2Session::stream(std::int32_t id) {
+  return static_cast<Stream*>(nghttp2_session_get_stream_user_data(session_, id));
+}
+
+int H2Session::on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* self) {
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  auto* s = new Stream();
+  s->id = frame->hd.stream_id;
+  nghttp2_session_set_stream_user_data(session, s->id, s);
+  ++static_cast<H2Session*>(self)->open_streams_;
+  return 0;
+}
+
+int H2Session::on_header(nghttp2_session* session, const nghttp2_frame* frame, const std::uint8_t* name,
+                         std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
+                         std::uint8_t, void*) {
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  if (s == nullptr) return 0;
+  std::string_view n(reinterpret_cast<const char*>(name), namelen);
+  std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+  if (n == ":method") {
+    s->method_name = v;
+    s->method = to_method(v);
+  } else if (n == ":path") {
+    s->path = v;
+  }
+  return 0;
+}
+
+int H2Session::on_data_chunk(nghttp2_session* session, std::uint8_t, std::int32_t stream_id,
+                             const std::uint8_t* data, std::size_t len, void* self) {
+  auto* h = static_cast<H2Session*>(self);
+  auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+  if (s == nullptr || s->body_too_large) return 0;
+  if (s->body.size() + len > h->ctx_.limits.max_value_size) {
+    s->body_too_large = true;
+    std::string().swap(s->body);
+    return 0;
+  }
+  s->body.append(reinterpret_cast<const char*>(data), len);
+  return 0;
+}
+
+int H2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* self) {
+  auto* h = static_cast<H2Session*>(self);
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    if (Stream* s = h->stream(frame->hd.stream_id)) h->request_complete(s);
+  }
+  return 0;
+}
+
+int H2Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t, void* self) {
+  auto* h = static_cast<H2Session*>(self);
+  Stream* s = h->stream(stream_id);
+  if (s == nullptr) return 0;
+  if (s->parked) {
+    std::erase(h->parked_, s);
+    if (h->parked_.empty() && h->waiting_) {
+      h->ctx_.admission.cancel(h);
+      h->waiting_ = false;
+    }
+  }
+  if (s->holds_slot) {
+    --h->slots_held_;
+    h->release(1);
+  }
+  if (s->resp.shared.release) s->resp.shared.release(s->resp.shared.owner);
+  --h->open_streams_;
+  nghttp2_session_set_stream_user_data(h->session_, stream_id, nullptr);
+  delete s;
+  return 0;
+}
+
+ssize_t H2Session::read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
+                             std::uint32_t* data_flags, nghttp2_data_source* source, void*) {
+  auto* s = static_cast<Stream*>(source->ptr);
+  const char* body = s->resp.shared.owner ? s->resp.shared.data : s->resp.text.data();
+  std::size_t left = s->resp.body_size() - s->body_offset;
+  std::size_t n = std::min(left, length);
+  if (n > 0) std::memcpy(buf, body + s->body_offset, n);
+  s->body_offset += n;
+  if (s->body_offset == s->resp.body_size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  return static_cast<ssize_t>(n);
+}
+
+void H2Session::request_complete(Stream* s) {
+  if (!parked_.empty()) {
+    s->parked = true;
+    parked_.push_back(s);
+    return;
+  }
+  if (ctx_.admission.acquire_or_wait(this)) {
+    s->holds_slot = true;
+    ++slots_held_;
+    dispatch(s);
+    return;
+  }
+  s->parked = true;
+  parked_.push_back(s);
+  waiting_ = true;
+  // With no slot of its own the connection cannot make progress: stop reading from it. A
+  // connection that holds slots keeps reading, so WINDOW_UPDATEs for its responses get in.
+  if (slots_held_ == 0) conn_.pause_reading();
+}
+
+void H2Session::admitted() {
+  waiting_ = false;
+  bool first = true;
+  while (!parked_.empty()) {
+    if (!first && !ctx_.admission.acquire_or_wait(this)) {
+      waiting_ = true;
+      break;
+    }
+    first = false;
+    Stream* s = parked_.front();
+    parked_.pop_front();
+    s->parked = false;
+    s->holds_slot = true;
+    ++slots_held_;
+    dispatch(s);
+  }
+  pump();
+  conn_.resume_reading();
+  conn_.flush();
+}
+
+void H2Session::dispatch(Stream* s) {
+  Request req;
+  req.method = s->method;
+  req.method_name = s->method_name;
+  req.target = s->path;
+  req.body = s->body;
+  req.version = HttpVersion::h2;
+  if (s->body_too_large) {
+    s->resp.set_error(413, "request body larger than --max-value-size\n");
+  } else {
+    ctx_.handler.handle(req, s->resp);
+  }
+  std::string().swap(s->body);
+  const Response& r = s->resp;
+  std::to_chars(s->status, s->status + 3, r.status);
+  nghttp2_nv nva[4];
+  std::size_t n = 0;
+  nva[n++] = make_nv(":status", {s->status, 3});
+  const bool has_body = r.status != 204 && r.status >= 200;
+  if (has_body) {
+    nva[n++] = make_nv("content-type", r.content_type);
+    char* end = std::to_chars(s->length, s->length + sizeof s->length, r.body_size()).ptr;
+    nva[n++] = make_nv("content-length", {s->length, static_cast<std::size_t>(end - s->length)});
+  }
+  if (!r.allow.empty()) nva[n++] = make_nv("allow", r.allow);
+  nghttp2_data_provider provider{};
+  provider.source.ptr = s;
+  provider.read_callback = read_body;
+  bool send_body = has_body && !r.omit_body && r.body_size() > 0;
+  nghttp2_submit_response(session_, s->id, nva, n, send_body ? &provider : nullptr);
+}
+
+std::size_t H2Session::on_data(const char* data, std::size_t size) {
+  ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(data), size);
+  if (rv < 0) {
+    // Protocol error: nghttp2 has queued a GOAWAY where one is due; send it and close.
+    pump();
+    conn_.close_after_flush();
+    return size;
+  }
+  pump();
+  return size;
+}
+
+void H2Session::pump() {
+  if (conn_.closed()) return;
+  while (conn_.out().pending() < ctx_.limits.output_high_water) {
+    const std::uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      conn_.close_now();
+      return;
+    }
+    if (n == 0) break;
+    conn_.out().append({reinterpret_cast<const char*>(data), static_cast<std::size_t>(n)});
+  }
+  bool done = !nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_);
+  if (peer_closed_ && open_streams_ == 0) done = true;
+  if (done) conn_.close_after_flush();
+}
+
+void H2Session::release(int n) {
+  if (n > 0) ctx_.admission.gate().release(n);
+}
+
+void H2Session::on_drained() {
+  release(adopted_slots_);
+  adopted_slots_ = 0;
+  pump();
+}
+
+void H2Session::on_peer_closed() {
+  peer_closed_ = true;
+  pump();
+  conn_.flush();
+}
+
+void H2Session::on_shutdown() {
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
+                        NGHTTP2_NO_ERROR, nullptr, 0);
+  pump();
+  conn_.flush();
+}
+
+void H2Session::on_close() {
+  if (waiting_) {
+    ctx_.admission.cancel(this);
+    waiting_ = false;
+  }
+  release(adopted_slots_);
+  adopted_slots_ = 0;
+  // Streams still open release their slots in on_stream_close when the session is deleted.
+}
+
+}  // namespace
+
+std::unique_ptr<net::Protocol> make_h2_session(net::Connection& conn, HttpContext& ctx) {
+  auto s = std::make_unique<H2Session>(conn, ctx);
+  if (!s->init(nullptr)) return nullptr;
+  return s;
+}
+
+std::unique_ptr<net::Protocol> upgrade_to_h2(net::Connection& conn, HttpContext& ctx,
+                                             const UpgradeRequest& req) {
+  auto s = std::make_unique<H2Session>(conn, ctx);
+  if (!s->init(&req)) return nullptr;
+  return s;
+}
+
+bool base64url_decode(std::string_view in, std::string& out) {
+  out.clear();
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '-' || c == '+') v = 62;
+    else if (c == '_' || c == '/') v = 63;
+    else return false;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return bits < 6;  // a lone trailing character cannot encode a byte
+}
+
+}  // namespace hkv::http

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+// Request and Response: what both protocol front-ends (HTTP/1.1 and HTTP/2) build and hand to the
+// one RequestHandler, and what they serialise back. Views point into protocol-owned buffers that
+// live until the response has been produced.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "net/output_queue.h"
+
+namespace hkv::http {
+
+enum class Method : std::uint8_t { get, head, post, put, del, other };
+
+enum class HttpVersion : std::uint8_t { h1, h2 };
+
+struct Request {
+  Method method = Method::other;
+  std::string_view method_name;
+  std::string_view target;  // path and query, as sent
+  std::string_view body;
+  HttpVersion version = HttpVersion::h1;
+};
+
+// A body the response borrows: `bytes.owner` is released once the bytes have been sent.
+using SharedBody = net::ExternalBytes;
+
+struct Response {
+  std::uint16_t status = 200;
+  std::string_view content_type = "text/plain; charset=utf-8";
+  std::string_view allow;      // sent as an Allow header when not empty
+  std::string_view text;       // static body (messages, greetings)
+  SharedBody shared{};         // or a borrowed body (stored values); owner released by the writer
+  void (*add_ref)(void*) = nullptr;  // lets HTTP/2 take an extra reference if it needs one
+  bool omit_body = false;      // HEAD: headers describe the body that is not sent
+
+  std::size_t body_size() const { return shared.owner ? shared.size : text.size(); }
+
+  void set_error(std::uint16_t code, std::string_view message) {
+    status = code;
+    content_type = "text/plain; charset=utf-8";
+    text = message;
+  }
+};
+
+// Application entry point: turns one request into one response. Called on the worker thread.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  virtual void handle(const Request& req, Response& resp) = 0;
+};
+
+std::string_view status_reason(std::uint16_t status);
+
+}  // namespace hkv::http

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+// Status reasons, Date caching and the HTTP/1.1 response writer.
+#include "http/response.h"
+
+#include <charconv>
+#include <cstring>
+#include <ctime>
+
+namespace hkv::http {
+
+namespace {
+
+// Bodies up to this size are copied next to the headers (one iovec); larger ones are referenced.
+constexpr std::size_t kCopyBodyBelow = 4096;
+
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+char* put_number(char* p, std::size_t n) { return std::to_chars(p, p + 20, n).ptr; }
+
+}  // namespace
+
+std::string_view status_reason(std::uint16_t status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+std::string_view http_date() {
+  thread_local std::time_t cached_second = 0;
+  thread_local char buf[32];
+  std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    cached_second = now;
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  }
+  return {buf, 29};
+}
+
+void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOptions& opts) {
+  const bool has_shared = resp.shared.owner != nullptr;
+  const std::size_t body_size = resp.body_size();
+  // 204 and 1xx carry no Content-Length and no body.
+  const bool no_length = resp.status == 204 || resp.status < 200;
+  const bool send_body = !resp.omit_body && !no_length;
+  const bool copy_body = send_body && (!has_shared || body_size < kCopyBodyBelow);
+
+  std::size_t max = 256 + resp.content_type.size() + resp.allow.size() + (copy_body ? body_size : 0);
+  char* start = out.prepare(max);
+  char* p = start;
+  p = put(p, opts.http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  p = put_number(p, resp.status);
+  *p++ = ' ';
+  p = put(p, status_reason(resp.status));
+  p = put(p, "\r\nServer: hkv\r\nDate: ");
+  p = put(p, http_date());
+  if (!no_length) {
+    p = put(p, "\r\nContent-Type: ");
+    p = put(p, resp.content_type);
+    p = put(p, "\r\nContent-Length: ");
+    p = put_number(p, body_size);
+  }
+  if (!resp.allow.empty()) {
+    p = put(p, "\r\nAllow: ");
+    p = put(p, resp.allow);
+  }
+  if (!opts.keep_alive) {
+    p = put(p, "\r\nConnection: close");
+  } else if (opts.http10) {
+    p = put(p, "\r\nConnection: keep-alive");
+  }
+  p = put(p, "\r\n\r\n");
+  if (copy_body) {
+    if (has_shared) {
+      p = put(p, {resp.shared.data, resp.shared.size});
+    } else {
+      p = put(p, resp.text);
+    }
+  }
+  out.commit(static_cast<std::size_t>(p - start));
+
+  if (has_shared) {
+    if (send_body && !copy_body) {
+      out.append_external(resp.shared);
+    } else if (resp.shared.release) {
+      resp.shared.release(resp.shared.owner);
+    }
+    resp.shared = {};
+  }
+}
+
+}  // namespace hkv::http

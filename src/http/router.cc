@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+// Routing table and percent-decoding of the one-segment key.
+#include "http/router.h"
+
+namespace hkv::http {
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Route key_route(RouteKind kind, std::string_view raw, std::string& key_buffer) {
+  Route r;
+  r.kind = kind;
+  if (raw.empty()) {
+    r.key_error = KeyError::empty;
+  } else if (raw.find('/') != std::string_view::npos) {
+    r.kind = RouteKind::not_found;  // the key is exactly one path segment
+  } else if (!percent_decode(raw, key_buffer)) {
+    r.key_error = KeyError::bad_encoding;
+  } else if (key_buffer.empty()) {
+    r.key_error = KeyError::empty;
+  } else if (key_buffer.size() > kMaxKeyBytes) {
+    r.key_error = KeyError::too_long;
+  } else {
+    r.key = key_buffer;
+  }
+  return r;
+}
+
+}  // namespace
+
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c != '%') {
+      out.push_back(c);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = hex_value(in[i + 1]);
+    int lo = hex_value(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+Route route(std::string_view target, std::string& key_buffer) {
+  std::string_view path = target.substr(0, target.find_first_of("?#"));
+  if (path == "/") return Route{RouteKind::root, KeyError::none, {}};
+  constexpr std::string_view kGet = "/get/";
+  constexpr std::string_view kStore = "/store/";
+  if (path.starts_with(kGet)) return key_route(RouteKind::get_value, path.substr(kGet.size()), key_buffer);
+  if (path.starts_with(kStore)) {
+    return key_route(RouteKind::store_value, path.substr(kStore.size()), key_buffer);
+  }
+  return Route{};
+}
+
+std::string_view allowed_methods(RouteKind kind) {
+  switch (kind) {
+    case RouteKind::root:
+    case RouteKind::get_value:
+      return "GET, HEAD";
+    case RouteKind::store_value:
+      return "POST, PUT, DELETE";
+    case RouteKind::not_found:
+      break;
+  }
+  return {};
+}
+
+bool method_allowed(RouteKind kind, Method m) {
+  switch (kind) {
+    case RouteKind::root:
+    case RouteKind::get_value:
+      return m == Method::get || m == Method::head;
+    case RouteKind::store_value:
+      return m == Method::post || m == Method::put || m == Method::del;
+    case RouteKind::not_found:
+      break;
+  }
+  return false;
+}
+
+}  // namespace hkv::http

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+// Connection I/O: read, hand to the protocol, write back, close — with back-pressure both ways.
+#include "net/connection.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace hkv::net {
+
+namespace {
+constexpr std::size_t kReadBuffer = 64 * 1024;
+}
+
+Connection::Connection(EventLoop& loop, int fd, ConnectionOwner& owner)
+    : loop_(loop), owner_(owner), fd_(fd), in_(kReadBuffer) {
+  armed_ = EPOLLIN | EPOLLRDHUP;
+  loop_.add(fd_, armed_, this);
+}
+
+Connection::~Connection() {
+  if (fd_ >= 0) {
+    loop_.remove(fd_);
+    ::close(fd_);
+  }
+}
+
+void Connection::set_protocol(std::unique_ptr<Protocol> p) {
+  if (protocol_) {
+    next_protocol_ = std::move(p);  // swapped in by offer_input, outside the old protocol's code
+  } else {
+    protocol_ = std::move(p);
+  }
+}
+
+void Connection::on_io(std::uint32_t events) {
+  if (closed()) return;
+  if (events & (EPOLLERR | EPOLLHUP)) {
+    if (!(events & EPOLLIN)) {
+      close_now();
+      return;
+    }
+  }
+  if (events & EPOLLOUT) flush();
+  if (!closed() && (events & (EPOLLIN | EPOLLRDHUP)) && !paused_) handle_readable();
+}
+
+void Connection::handle_readable() {
+  if (in_end_ == in_.size()) {
+    if (in_begin_ == 0) return;  // buffer full of unconsumed input: wait for the protocol
+    std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+    in_end_ -= in_begin_;
+    in_begin_ = 0;
+  }
+  ssize_t n = ::read(fd_, in_.data() + in_end_, in_.size() - in_end_);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    close_now();
+    return;
+  }
+  if (n == 0) {
+    peer_closed_ = true;
+    update_events();
+    if (protocol_) {
+      protocol_->on_peer_closed();  // the protocol decides when to close
+    } else {
+      close_now();
+    }
+    return;
+  }
+  in_end_ += static_cast<std::size_t>(n);
+  offer_input();
+  flush();
+}
+
+void Connection::offer_input() {
+  while (!closed() && !paused_ && protocol_) {
+    if (next_protocol_) protocol_ = std::move(next_protocol_);
+    if (in_begin_ == in_end_) break;
+    std::size_t used = protocol_->on_data(in_.data() + in_begin_, in_end_ - in_begin_);
+    in_begin_ += used;
+    if (!next_protocol_) break;
+  }
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+}
+
+void Connection::flush() {
+  if (closed()) return;
+  auto status = out_.write_to(fd_);
+  if (status == OutputQueue::WriteStatus::error) {
+    close_now();
+    return;
+  }
+  bool blocked = status == OutputQueue::WriteStatus::blocked;
+  if (!blocked && protocol_) {
+    protocol_->on_drained();
+    if (closed()) return;
+    // on_drained may queue more (HTTP/2 pulls frames only when the queue is empty).
+    if (!out_.empty()) {
+      status = out_.write_to(fd_);
+      if (status == OutputQueue::WriteStatus::error) {
+        close_now();
+        return;
+      }
+      blocked = status == OutputQueue::WriteStatus::blocked;
+    }
+  }
+  if (want_write_ != blocked) {
+    want_write_ = blocked;
+    update_events();
+  }
+  if (!blocked && close_when_flushed_ && out_.empty()) close_now();
+}
+
+void Connection::pause_reading() {
+  if (paused_) return;
+  paused_ = true;
+  update_events();
+}
+
+void Connection::resume_reading() {
+  if (!paused_ || closed()) return;
+  paused_ = false;
+  offer_input();
+  if (closed()) return;
+  update_events();
+  flush();
+}
+
+void Connection::close_after_flush() {
+  close_when_flushed_ = true;
+  if (out_.empty()) {
+    close_now();
+  } else {
+    flush();
+  }
+}
+
+void Connection::close_now() {
+  if (closed()) return;
+  if (protocol_) protocol_->on_close();
+  out_.clear();
+  loop_.remove(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  owner_.connection_closed(this);
+}
+
+void Connection::update_events() {
+  if (closed()) return;
+  std::uint32_t ev = 0;
+  if (!paused_ && !peer_closed_ && !close_when_flushed_) ev |= EPOLLIN | EPOLLRDHUP;
+  if (want_write_) ev |= EPOLLOUT;
+  if (ev != armed_) {
+    armed_ = ev;
+    loop_.modify(fd_, ev, this);
+  }
+}
+
+}  // namespace hkv::net

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+// Connection: one accepted TCP socket. It reads into a fixed buffer, hands the bytes to the current
+// Protocol (HTTP/1.1 or HTTP/2), and writes the Protocol's output with one writev per batch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "net/event_loop.h"
+#include "net/output_queue.h"
+
+namespace hkv::net {
+
+class Connection;
+
+// What speaks on a connection. Implementations live in the http layer.
+class Protocol {
+ public:
+  virtual ~Protocol() = default;
+  // Parses what has arrived; returns how many bytes were consumed. Unconsumed bytes stay
+  // buffered and are offered again after resume_reading().
+  virtual std::size_t on_data(const char* data, std::size_t size) = 0;
+  // The peer closed its sending side; nothing more will arrive. The protocol answers what it
+  // already has, then closes (close_after_flush).
+  virtual void on_peer_closed() = 0;
+  // Every queued byte reached the kernel.
+  virtual void on_drained() {}
+  // The server is stopping: finish in-flight requests, then close.
+  virtual void on_shutdown() = 0;
+  // The connection is going away (called once, before the protocol is destroyed).
+  virtual void on_close() {}
+};
+
+// Told when a connection has closed, so its owner can free it outside the callback.
+class ConnectionOwner {
+ public:
+  virtual ~ConnectionOwner() = default;
+  virtual void connection_closed(Connection* c) = 0;
+};
+
+class Connection final : public Watcher {
+ public:
+  Connection(EventLoop& loop, int fd, ConnectionOwner& owner);
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Installs the first protocol, or queues a switch: the new protocol replaces the current one
+  // when the old one's code has returned (on_data, or resume_reading), and then gets the rest of
+  // the buffered input. The old protocol must not touch itself after resume_reading().
+  void set_protocol(std::unique_ptr<Protocol> p);
+
+  OutputQueue& out() { return out_; }
+  // Writes queued output now; arms EPOLLOUT if the socket is full.
+  void flush();
+  // Stops reading from the socket (back-pressure); resume re-offers buffered input first.
+  void pause_reading();
+  void resume_reading();
+  bool reading_paused() const { return paused_; }
+  // Closes once queued output is written.
+  void close_after_flush();
+  void close_now();
+  bool closed() const { return fd_ < 0; }
+  bool idle_input() const { return in_begin_ == in_end_; }
+  bool peer_closed() const { return peer_closed_; }
+
+  void shutdown() {
+    if (protocol_) protocol_->on_shutdown();
+  }
+  void on_io(std::uint32_t events) override;
+
+  // Intrusive list hooks for the owner.
+  Connection* prev = nullptr;
+  Connection* next = nullptr;
+
+ private:
+  void handle_readable();
+  void offer_input();
+  void update_events();
+
+  EventLoop& loop_;
+  ConnectionOwner& owner_;
+  int fd_;
+  std::unique_ptr<Protocol> protocol_;
+  std::unique_ptr<Protocol> next_protocol_;
+  bool paused_ = false;
+  bool peer_closed_ = false;
+  bool close_when_flushed_ = false;
+  bool want_write_ = false;
+  std::uint32_t armed_ = 0;
+  std::vector<char> in_;
+  std::size_t in_begin_ = 0;
+  std::size_t in_end_ = 0;
+  OutputQueue out_;
+};
+
+}  // namespace hkv::net

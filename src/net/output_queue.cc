@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+// Output queue: coalesced copied bytes plus zero-copy external segments, flushed with writev.
+#include "net/output_queue.h"
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace hkv::net {
+
+namespace {
+constexpr std::size_t kMaxIov = 512;
+constexpr std::size_t kCompactBytes = 256 * 1024;
+}  // namespace
+
+char* OutputQueue::prepare(std::size_t n) {
+  bytes_.resize(copied_end_ + n);
+  return bytes_.data() + copied_end_;
+}
+
+void OutputQueue::commit(std::size_t n) {
+  if (n > 0) {
+    pending_ += n;
+    bool extend = head_ < segments_.size() && !segments_.back().external &&
+                  segments_.back().offset + segments_.back().size == copied_end_;
+    if (extend) {
+      segments_.back().size += n;
+    } else {
+      segments_.push_back(Segment{false, copied_end_, n, {}});
+    }
+    copied_end_ += n;
+  }
+  bytes_.resize(copied_end_);
+}
+
+void OutputQueue::append(std::string_view bytes) {
+  if (bytes.empty()) return;
+  std::memcpy(prepare(bytes.size()), bytes.data(), bytes.size());
+  commit(bytes.size());
+}
+
+void OutputQueue::append_external(const ExternalBytes& bytes) {
+  if (bytes.size == 0) {
+    if (bytes.release) bytes.release(bytes.owner);
+    return;
+  }
+  segments_.push_back(Segment{true, 0, bytes.size, bytes});
+  pending_ += bytes.size;
+}
+
+OutputQueue::WriteStatus OutputQueue::write_to(int fd) {
+  while (pending_ > 0) {
+    iovec iov[kMaxIov];
+    std::size_t count = 0;
+    for (std::size_t i = head_; i < segments_.size() && count < kMaxIov; ++i, ++count) {
+      const Segment& s = segments_[i];
+      const char* base = s.external ? s.ext.data : bytes_.data() + s.offset;
+      std::size_t skip = i == head_ ? head_written_ : 0;
+      iov[count].iov_base = const_cast<char*>(base + skip);
+      iov[count].iov_len = s.size - skip;
+    }
+    ssize_t n = writev(fd, iov, static_cast<int>(count));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return WriteStatus::blocked;
+      return WriteStatus::error;
+    }
+    consume(static_cast<std::size_t>(n));
+  }
+  return WriteStatus::done;
+}
+
+void OutputQueue::consume(std::size_t n) {
+  pending_ -= n;
+  while (n > 0) {
+    Segment& s = segments_[head_];
+    std::size_t left = s.size - head_written_;
+    if (n < left) {
+      head_written_ += n;
+      break;
+    }
+    n -= left;
+    if (s.external && s.ext.release) s.ext.release(s.ext.owner);
+    ++head_;
+    head_written_ = 0;
+  }
+  if (head_ == segments_.size()) {
+    segments_.clear();
+    bytes_.clear();
+    copied_end_ = 0;
+    head_ = 0;
+  } else if (head_ > 64 || (bytes_.size() > kCompactBytes && head_ > 0)) {
+    compact();
+  }
+}
+
+void OutputQueue::compact() {
+  std::size_t start = copied_end_;
+  for (std::size_t i = head_; i < segments_.size(); ++i) {
+    if (!segments_[i].external) {
+      start = segments_[i].offset;
+      break;
+    }
+  }
+  segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(head_));
+  head_ = 0;
+  if (start == 0) return;
+  bytes_.erase(bytes_.begin(), bytes_.begin() + static_cast<std::ptrdiff_t>(start));
+  copied_end_ -= start;
+  for (Segment& s : segments_) {
+    if (!s.external) s.offset -= start;
+  }
+}
+
+void OutputQueue::clear() {
+  for (std::size_t i = head_; i < segments_.size(); ++i) {
+    Segment& s = segments_[i];
+    if (s.external && s.ext.release) s.ext.release(s.ext.owner);
+  }
+  segments_.clear();
+  bytes_.clear();
+  copied_end_ = 0;
+  head_ = 0;
+  head_written_ = 0;
+  pending_ = 0;
+}
+
+}  // namespace hkv::net

@@ -5,8 +5,8 @@
 #include <sched.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
-#include <map>
 
 namespace hkv::app {
 
@@ -33,7 +33,12 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   int limit = c.concurrency_limit;
   app.add_option("--concurrency-limit", limit,
                  "Requests in flight across the server; more wait (never refused). Max 500")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Validator(
+          [](const std::string& v) -> std::string {
+            long n = std::strtol(v.c_str(), nullptr, 10);
+            return n >= 1 ? "" : "must be at least 1 (0 would block every request)";
+          },
+          "INT>=1"))
       ->capture_default_str();
   app.add_option("--max-streams", c.http.max_streams,
                  "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection")
@@ -46,10 +51,10 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   app.add_option("--initial-capacity", c.initial_capacity, "Entries the table is pre-sized for")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32))
       ->capture_default_str();
-  std::map<std::string, StoreKind> kinds{{"lockfree", StoreKind::lockfree}, {"sharded", StoreKind::sharded}};
-  app.add_option("--store", c.store, "Store implementation: lockfree (liburcu) or sharded (mutexes)")
-      ->transform(CLI::CheckedTransformer(kinds, CLI::ignore_case))
-      ->default_str("lockfree");
+  std::string store = "lockfree";
+  app.add_option("--store", store, "Store implementation: lockfree (liburcu QSBR hash table) or sharded (mutexes)")
+      ->check(CLI::IsMember({"lockfree", "sharded"}))
+      ->capture_default_str();
   app.add_option("--shutdown-timeout", c.shutdown_timeout_s,
                  "Seconds to finish in-flight requests after SIGINT/SIGTERM")
       ->check(CLI::Range(0.0, 3600.0))
@@ -67,6 +72,7 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
     return app.exit(e);
   }
   c.http.h2c_upgrade = !no_h2c_upgrade;
+  c.store = store == "sharded" ? StoreKind::sharded : StoreKind::lockfree;
   if (limit > 500) {
     c.warnings.push_back("--concurrency-limit " + std::to_string(limit) + " capped to 500");
     limit = 500;

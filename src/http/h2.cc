@@ -18,6 +18,8 @@ namespace hkv::http {
 namespace {
 
 struct Stream {
+  Stream* prev = nullptr;  // the session's list of open streams
+  Stream* next = nullptr;
   std::int32_t id = 0;
   Method method = Method::other;
   std::string method_name;
@@ -65,6 +67,9 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   void dispatch(Stream* s);
   void pump();
   void release(int n);
+  Stream* open_stream(std::int32_t id);
+  void close_stream(Stream* s);
+  void close_all_streams();
 
   net::Connection& conn_;
   HttpContext& ctx_;
@@ -75,6 +80,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   bool waiting_ = false;
   bool peer_closed_ = false;
   int open_streams_ = 0;
+  Stream* streams_ = nullptr;
 };
 
 const nghttp2_session_callbacks* callbacks() {
@@ -111,7 +117,50 @@ nghttp2_nv make_nv(std::string_view name, std::string_view value) {
 H2Session::H2Session(net::Connection& conn, HttpContext& ctx) : conn_(conn), ctx_(ctx) {}
 
 H2Session::~H2Session() {
-  if (session_ != nullptr) nghttp2_session_del(session_);  // closes streams via on_stream_close
+  close_all_streams();
+  if (session_ != nullptr) nghttp2_session_del(session_);
+}
+
+Stream* H2Session::open_stream(std::int32_t id) {
+  auto* s = new Stream();
+  s->id = id;
+  s->next = streams_;
+  if (streams_ != nullptr) streams_->prev = s;
+  streams_ = s;
+  ++open_streams_;
+  nghttp2_session_set_stream_user_data(session_, id, s);
+  return s;
+}
+
+// Frees a stream and everything it holds: its admission slot, its place in the wait queue and
+// the value its response borrows.
+void H2Session::close_stream(Stream* s) {
+  if (s->parked) {
+    std::erase(parked_, s);
+    if (parked_.empty() && waiting_) {
+      ctx_.admission.cancel(this);
+      waiting_ = false;
+    }
+  }
+  if (s->holds_slot) {
+    --slots_held_;
+    release(1);
+  }
+  if (s->resp.shared.release) s->resp.shared.release(s->resp.shared.owner);
+  if (s->prev != nullptr) s->prev->next = s->next;
+  if (s->next != nullptr) s->next->prev = s->prev;
+  if (streams_ == s) streams_ = s->next;
+  --open_streams_;
+  delete s;
+}
+
+// nghttp2_session_del() does not call on_stream_close, so streams still open when the
+// connection goes away are closed here.
+void H2Session::close_all_streams() {
+  while (streams_ != nullptr) {
+    nghttp2_session_set_stream_user_data(session_, streams_->id, nullptr);
+    close_stream(streams_);
+  }
 }
 
 bool H2Session::init(const UpgradeRequest* up) {
@@ -134,16 +183,13 @@ bool H2Session::init(const UpgradeRequest* up) {
   if (up != nullptr) {
     conn_.out().append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
     adopted_slots_ = up->slots_held - 1;
-    auto* s = new Stream();
-    s->id = 1;
+    Stream* s = open_stream(1);
     s->method = up->method;
     s->method_name = up->method_name;
     s->path = up->target;
     s->body = up->body;
     s->holds_slot = true;
     ++slots_held_;
-    ++open_streams_;
-    nghttp2_session_set_stream_user_data(session_, 1, s);
     dispatch(s);
   }
   pump();
@@ -154,12 +200,9 @@ Stream* H2Session::stream(std::int32_t id) {
   return static_cast<Stream*>(nghttp2_session_get_stream_user_data(session_, id));
 }
 
-int H2Session::on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* self) {
+int H2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-  auto* s = new Stream();
-  s->id = frame->hd.stream_id;
-  nghttp2_session_set_stream_user_data(session, s->id, s);
-  ++static_cast<H2Session*>(self)->open_streams_;
+  static_cast<H2Session*>(self)->open_stream(frame->hd.stream_id);
   return 0;
 }
 
@@ -207,21 +250,8 @@ int H2Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::ui
   auto* h = static_cast<H2Session*>(self);
   Stream* s = h->stream(stream_id);
   if (s == nullptr) return 0;
-  if (s->parked) {
-    std::erase(h->parked_, s);
-    if (h->parked_.empty() && h->waiting_) {
-      h->ctx_.admission.cancel(h);
-      h->waiting_ = false;
-    }
-  }
-  if (s->holds_slot) {
-    --h->slots_held_;
-    h->release(1);
-  }
-  if (s->resp.shared.release) s->resp.shared.release(s->resp.shared.owner);
-  --h->open_streams_;
   nghttp2_session_set_stream_user_data(h->session_, stream_id, nullptr);
-  delete s;
+  h->close_stream(s);
   return 0;
 }
 
@@ -369,7 +399,7 @@ void H2Session::on_close() {
   }
   release(adopted_slots_);
   adopted_slots_ = 0;
-  // Streams still open release their slots in on_stream_close when the session is deleted.
+  close_all_streams();
 }
 
 }  // namespace

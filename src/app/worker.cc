@@ -69,10 +69,20 @@ void Worker::begin_shutdown() {
 
 void Worker::end_of_turn() {
   store_.quiescent();
+  auto now = std::chrono::steady_clock::now();
+  if (now >= next_tick_) {
+    next_tick_ = now + std::chrono::milliseconds(100);
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    for (net::Connection* c = live_; c != nullptr;) {
+      net::Connection* next = c->next;  // tick may close (unlink) c
+      c->tick(now_ms);
+      c = next;
+    }
+  }
   for (net::Connection* c : closed_) delete c;
   closed_.clear();
   if (!stopping_) return;
-  if (live_ != nullptr && std::chrono::steady_clock::now() >= deadline_) {
+  if (live_ != nullptr && now >= deadline_) {
     while (live_ != nullptr) live_->close_now();
   }
   if (live_ == nullptr) {

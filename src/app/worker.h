@@ -52,6 +52,7 @@ class Worker final : public net::ConnectionOwner {
   std::atomic<bool> stop_requested_{false};
   bool stopping_ = false;
   std::chrono::steady_clock::time_point deadline_;
+  std::chrono::steady_clock::time_point next_tick_;  // periodic connection timers
   std::thread thread_;
 };
 

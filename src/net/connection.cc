@@ -2,16 +2,25 @@
 // Connection I/O: read, hand to the protocol, write back, close — with back-pressure both ways.
 #include "net/connection.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace hkv::net {
 
 namespace {
 constexpr std::size_t kReadBuffer = 64 * 1024;
+constexpr std::int64_t kLingerMs = 2000;
+
+std::int64_t monotonic_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
+}  // namespace
 
 Connection::Connection(EventLoop& loop, int fd, ConnectionOwner& owner)
     : loop_(loop), owner_(owner), fd_(fd), in_(kReadBuffer) {
@@ -43,10 +52,16 @@ void Connection::on_io(std::uint32_t events) {
     }
   }
   if (events & EPOLLOUT) flush();
-  if (!closed() && (events & (EPOLLIN | EPOLLRDHUP)) && !paused_) handle_readable();
+  if (!closed() && (events & (EPOLLIN | EPOLLRDHUP)) && (!paused_ || lingering_)) handle_readable();
 }
 
 void Connection::handle_readable() {
+  if (lingering_) {
+    char discard[16384];
+    ssize_t n = ::read(fd_, discard, sizeof discard);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) close_now();
+    return;
+  }
   if (in_end_ == in_.size()) {
     if (in_begin_ == 0) return;  // buffer full of unconsumed input: wait for the protocol
     std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
@@ -110,7 +125,24 @@ void Connection::flush() {
     want_write_ = blocked;
     update_events();
   }
-  if (!blocked && close_when_flushed_ && out_.empty()) close_now();
+  if (!blocked && close_when_flushed_ && out_.empty() && !lingering_) {
+    if (peer_closed_) {
+      close_now();
+    } else {
+      start_linger();
+    }
+  }
+}
+
+void Connection::start_linger() {
+  lingering_ = true;
+  linger_until_ms_ = monotonic_ms() + kLingerMs;
+  ::shutdown(fd_, SHUT_WR);
+  update_events();
+}
+
+void Connection::tick(std::int64_t now_ms) {
+  if (lingering_ && now_ms >= linger_until_ms_) close_now();
 }
 
 void Connection::pause_reading() {
@@ -129,12 +161,9 @@ void Connection::resume_reading() {
 }
 
 void Connection::close_after_flush() {
+  if (close_when_flushed_) return;
   close_when_flushed_ = true;
-  if (out_.empty()) {
-    close_now();
-  } else {
-    flush();
-  }
+  flush();
 }
 
 void Connection::close_now() {
@@ -150,7 +179,7 @@ void Connection::close_now() {
 void Connection::update_events() {
   if (closed()) return;
   std::uint32_t ev = 0;
-  if (!paused_ && !peer_closed_ && !close_when_flushed_) ev |= EPOLLIN | EPOLLRDHUP;
+  if (lingering_ || (!paused_ && !peer_closed_ && !close_when_flushed_)) ev |= EPOLLIN | EPOLLRDHUP;
   if (want_write_) ev |= EPOLLOUT;
   if (ev != armed_) {
     armed_ = ev;

@@ -59,7 +59,9 @@ class Connection final : public Watcher {
   void pause_reading();
   void resume_reading();
   bool reading_paused() const { return paused_; }
-  // Closes once queued output is written.
+  // Closes once queued output is written. If the peer may still be sending, the close lingers:
+  // our side is shut down and input is read and discarded until the peer closes or tick() sees
+  // the linger time pass, so unread input cannot make the kernel reset the final response.
   void close_after_flush();
   void close_now();
   bool closed() const { return fd_ < 0; }
@@ -70,6 +72,8 @@ class Connection final : public Watcher {
     if (protocol_) protocol_->on_shutdown();
   }
   void on_io(std::uint32_t events) override;
+  // Called periodically by the owner with a monotonic time in ms; ends an expired linger.
+  void tick(std::int64_t now_ms);
 
   // Intrusive list hooks for the owner.
   Connection* prev = nullptr;
@@ -79,6 +83,7 @@ class Connection final : public Watcher {
   void handle_readable();
   void offer_input();
   void update_events();
+  void start_linger();
 
   EventLoop& loop_;
   ConnectionOwner& owner_;
@@ -89,6 +94,8 @@ class Connection final : public Watcher {
   bool peer_closed_ = false;
   bool close_when_flushed_ = false;
   bool want_write_ = false;
+  bool lingering_ = false;
+  std::int64_t linger_until_ms_ = 0;
   std::uint32_t armed_ = 0;
   std::vector<char> in_;
   std::size_t in_begin_ = 0;

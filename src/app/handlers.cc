@@ -30,6 +30,7 @@ void key_error(http::Response& resp, KeyError e) {
 
 void KvHandler::handle(const http::Request& req, http::Response& resp) {
   thread_local std::string key_buffer;
+  resp.omit_body = req.method == Method::head;  // every HEAD answer, errors included
   http::Route route = http::route(req.target, key_buffer);
   if (route.kind == RouteKind::not_found) {
     resp.set_error(404, "no such endpoint; use /get/{key} or /store/{key}\n");
@@ -40,7 +41,6 @@ void KvHandler::handle(const http::Request& req, http::Response& resp) {
     resp.allow = http::allowed_methods(route.kind);
     return;
   }
-  resp.omit_body = req.method == Method::head;
   if (route.key_error != KeyError::none) {
     key_error(resp, route.key_error);
     return;

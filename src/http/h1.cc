@@ -32,6 +32,18 @@ bool has_token(std::string_view list, std::string_view token) {
   return false;
 }
 
+// RFC 9110 token characters: what a field name may contain. llhttp lets some others through
+// (spaces, an empty name), which RFC 9112 says must be rejected.
+bool is_field_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (unsigned char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
 Method to_method(std::uint8_t m) {
   switch (m) {
     case HTTP_GET: return Method::get;
@@ -76,8 +88,9 @@ struct H1Callbacks {
     return 0;
   }
   static int on_header_value_complete(llhttp_t* p) {
-    session_of(p)->finish_header();
-    return 0;
+    H1Session* s = session_of(p);
+    s->finish_header();
+    return s->error_status_ != 0 ? HPE_USER : 0;
   }
   static int on_headers_complete(llhttp_t* p) { return session_of(p)->headers_complete(); }
   static int on_body(llhttp_t* p, const char* at, std::size_t len) {
@@ -126,7 +139,9 @@ int H1Session::fail(std::uint16_t status, const char* message) {
 }
 
 void H1Session::finish_header() {
-  if (iequals(field_, "expect")) {
+  if (!is_field_name(field_)) {
+    fail(400, "invalid header field name");
+  } else if (iequals(field_, "expect")) {
     if (!iequals(value_, "100-continue")) {
       fail(417, "only 'Expect: 100-continue' is supported");
     }

@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: MIT
+# Test harness: starts the real hkv binary on a free port (--port 0, port read from its start-up
+# log line), and stops it with a signal, returning its exit code and log.
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import time
+
+BINARY = os.environ.get("HKV_BINARY") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "hkv")
+LISTEN_RE = re.compile(rb"listening on (\S+):(\d+) ")
+
+
+class HkvServer:
+    """A running hkv process. Use as a context manager, or call stop()."""
+
+    def __init__(self, *args, bind="127.0.0.1", threads=2, start_timeout=15.0):
+        self.args = ["--port", "0", "--bind", bind, "--threads", str(threads), *args]
+        self.proc = subprocess.Popen([BINARY, *self.args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.log = b""
+        self.host = "127.0.0.1" if ":" not in bind else "::1"
+        if bind == "::":
+            self.host = "127.0.0.1"
+        self.port = self._wait_for_port(start_timeout)
+
+    def _wait_for_port(self, timeout):
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for _ in sel.select(timeout=0.1):
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
+                if not chunk:
+                    raise RuntimeError("hkv exited during start-up: " + self.log.decode(errors="replace"))
+                self.log += chunk
+                m = LISTEN_RE.search(self.log)
+                if m:
+                    sel.close()
+                    return int(m.group(2))
+            if self.proc.poll() is not None:
+                raise RuntimeError("hkv exited during start-up: " + self.log.decode(errors="replace"))
+        self.proc.kill()
+        raise RuntimeError("hkv did not report its port in time: " + self.log.decode(errors="replace"))
+
+    @property
+    def url(self):
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def connect(self, timeout=10.0):
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect((self.host, self.port))
+        return s
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        """Signals the server and waits; returns (exit code, full log as text)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+            self.log += out or b""
+            raise AssertionError("hkv did not exit within %.0f s after signal" % timeout)
+        self.log += out or b""
+        return self.proc.returncode, self.log.decode(errors="replace")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.stop()
+
+
+def recv_until_closed(sock, limit=1 << 24):
+    """Reads until the peer closes (or the socket times out); returns the bytes."""
+    data = b""
+    while len(data) < limit:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def read_response(sock_file):
+    """Reads one HTTP/1.x response from a file object; returns (status, headers dict, body)."""
+    status_line = sock_file.readline()
+    if not status_line:
+        return None
+    parts = status_line.decode().split(" ", 2)
+    status = int(parts[1])
+    headers = {}
+    while True:
+        line = sock_file.readline()
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    body = sock_file.read(length) if length else b""
+    return status, headers, body

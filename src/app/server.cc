@@ -39,9 +39,9 @@ int run_server(const Config& config) {
   listen.port = config.port;
   std::vector<std::unique_ptr<Worker>> workers;
   try {
+    listen.port = net::claim_port(listen);  // refuse a port another process (even hkv) listens on
     for (int i = 0; i < config.threads; ++i) {
       workers.push_back(std::make_unique<Worker>(listen, config.http, *store, gate, timeout));
-      if (i == 0 && listen.port == 0) listen.port = workers[0]->port();
     }
   } catch (const std::exception& e) {
     spdlog::critical("cannot listen: {}", e.what());

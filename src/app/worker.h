@@ -30,7 +30,6 @@ class Worker final : public net::ConnectionOwner {
   // Thread-safe: stop accepting, finish in-flight requests, close, and let the thread end.
   void request_stop();
   void join();
-  int port() const { return listener_->port(); }
 
   void connection_closed(net::Connection* c) override;
 

@@ -364,8 +364,11 @@ void H2Session::pump() {
     if (n == 0) break;
     conn_.out().append({reinterpret_cast<const char*>(data), static_cast<std::size_t>(n)});
   }
-  bool done = !nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_);
-  if (peer_closed_ && open_streams_ == 0) done = true;
+  bool want_write = nghttp2_session_want_write(session_) != 0;
+  bool done = !nghttp2_session_want_read(session_) && !want_write;
+  // A peer that has closed can send no WINDOW_UPDATE: once nothing more can be sent and no request
+  // waits for a slot, the streams still open can never finish.
+  if (peer_closed_ && parked_.empty() && !want_write) done = true;
   if (done) conn_.close_after_flush();
 }
 

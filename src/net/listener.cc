@@ -33,36 +33,62 @@ void tune_connection(int fd, int buffer_bytes) {
 
 }  // namespace
 
-int open_listen_socket(const ListenOptions& opts) {
-  sockaddr_storage addr{};
+namespace {
+
+struct Address {
+  sockaddr_storage storage{};
   socklen_t len = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+};
+
+Address parse_address(const ListenOptions& opts) {
+  Address a;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
   if (inet_pton(AF_INET, opts.address.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(static_cast<std::uint16_t>(opts.port));
-    len = sizeof *v4;
+    a.len = sizeof *v4;
   } else if (inet_pton(AF_INET6, opts.address.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(static_cast<std::uint16_t>(opts.port));
-    len = sizeof *v6;
+    a.len = sizeof *v6;
   } else {
     throw std::invalid_argument("not an IPv4 or IPv6 address: " + opts.address);
   }
-  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return a;
+}
+
+// A bound (not yet listening) socket; closes it and throws on failure.
+int bound_socket(const ListenOptions& opts, bool reuse_port) {
+  Address a = parse_address(opts);
+  int fd = socket(a.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw_errno("socket");
   set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-  set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, 1);
-  if (addr.ss_family == AF_INET6) set_int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
-  // Accepted sockets inherit the buffer sizes; setting them here sizes the TCP window at SYN time.
-  set_int_option(fd, SOL_SOCKET, SO_SNDBUF, opts.socket_buffer_bytes);
-  set_int_option(fd, SOL_SOCKET, SO_RCVBUF, opts.socket_buffer_bytes);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
+  if (reuse_port) set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+  if (a.storage.ss_family == AF_INET6) set_int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a.storage), a.len) < 0) {
     int err = errno;
     ::close(fd);
     errno = err;
     throw_errno("bind " + opts.address + " port " + std::to_string(opts.port));
   }
+  return fd;
+}
+
+}  // namespace
+
+int claim_port(const ListenOptions& opts) {
+  int fd = bound_socket(opts, false);
+  int port = bound_port(fd);
+  ::close(fd);
+  return port;
+}
+
+int open_listen_socket(const ListenOptions& opts) {
+  int fd = bound_socket(opts, true);
+  // Accepted sockets inherit the buffer sizes; setting them here sizes the TCP window at SYN time.
+  set_int_option(fd, SOL_SOCKET, SO_SNDBUF, opts.socket_buffer_bytes);
+  set_int_option(fd, SOL_SOCKET, SO_RCVBUF, opts.socket_buffer_bytes);
   if (listen(fd, opts.backlog) < 0) {
     int err = errno;
     ::close(fd);

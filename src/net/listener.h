@@ -17,8 +17,12 @@ struct ListenOptions {
   int socket_buffer_bytes = 4 << 20;
 };
 
-// Opens a bound, listening, non-blocking socket. Throws std::system_error / invalid_argument.
+// Opens a bound, listening, non-blocking SO_REUSEPORT socket. Throws std::system_error /
+// invalid_argument.
 int open_listen_socket(const ListenOptions& opts);
+// Fails (throws) when another socket, even another process's SO_REUSEPORT one, holds the port:
+// binds a probe socket without SO_REUSEPORT. Returns the port (the one picked when port is 0).
+int claim_port(const ListenOptions& opts);
 // The port a bound socket got (for --port 0).
 int bound_port(int fd);
 
@@ -29,7 +33,6 @@ class Listener final : public Watcher {
   ~Listener() override;
 
   void close();  // stop accepting (idempotent)
-  int port() const { return fd_ >= 0 ? bound_port(fd_) : -1; }
   void on_io(std::uint32_t events) override;
 
  private:

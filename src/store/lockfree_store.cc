@@ -13,8 +13,24 @@
 
 #include "store/store.h"
 
+// liburcu is not built with ThreadSanitizer, so TSan cannot see that cds_lfht publishes a node
+// with release semantics, nor that call_rcu frees only after every reader passed a quiescent
+// state. These annotations tell it; they compile to nothing in other builds.
+#if defined(__SANITIZE_THREAD__)
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+#define HKV_TSAN_ACQUIRE(p) __tsan_acquire(p)
+#define HKV_TSAN_RELEASE(p) __tsan_release(p)
+#else
+#define HKV_TSAN_ACQUIRE(p) static_cast<void>(p)
+#define HKV_TSAN_RELEASE(p) static_cast<void>(p)
+#endif
+
 namespace hkv {
 namespace {
+
+// Stands for "a grace period has elapsed" in the TSan annotations.
+char grace_period_token;
 
 struct Entry {
   cds_lfht_node node;
@@ -39,10 +55,14 @@ struct Entry {
     e->~Entry();
     std::free(e);
   }
-  static void destroy_after_grace(rcu_head* head) { destroy(caa_container_of(head, Entry, rcu)); }
+  static void destroy_after_grace(rcu_head* head) {
+    HKV_TSAN_ACQUIRE(&grace_period_token);
+    destroy(caa_container_of(head, Entry, rcu));
+  }
 };
 
 int match_key(cds_lfht_node* node, const void* key) {
+  HKV_TSAN_ACQUIRE(node);
   const auto* e = caa_container_of(node, Entry, node);
   return e->key() == *static_cast<const std::string_view*>(key);
 }
@@ -81,6 +101,7 @@ class LockFreeStore final : public Store {
 
   PutResult put(std::string_view key, ValueRef value) override {
     Entry* e = Entry::make(key, std::move(value));
+    HKV_TSAN_RELEASE(&e->node);
     rcu_read_lock();
     cds_lfht_node* old = cds_lfht_add_replace(table_, hash_key(key), match_key, &key, &e->node);
     rcu_read_unlock();
@@ -93,11 +114,17 @@ class LockFreeStore final : public Store {
     cds_lfht_iter iter;
     bool removed = false;
     rcu_read_lock();
-    cds_lfht_lookup(table_, hash_key(key), match_key, &key, &iter);
-    cds_lfht_node* node = cds_lfht_iter_get_node(&iter);
-    if (node != nullptr && cds_lfht_del(table_, node) == 0) {
-      call_rcu(&caa_container_of(node, Entry, node)->rcu, Entry::destroy_after_grace);
-      removed = true;
+    // A concurrent put may replace the node between lookup and delete; the key still exists
+    // then, so look it up again rather than report it missing.
+    for (;;) {
+      cds_lfht_lookup(table_, hash_key(key), match_key, &key, &iter);
+      cds_lfht_node* node = cds_lfht_iter_get_node(&iter);
+      if (node == nullptr) break;
+      if (cds_lfht_del(table_, node) == 0) {
+        call_rcu(&caa_container_of(node, Entry, node)->rcu, Entry::destroy_after_grace);
+        removed = true;
+        break;
+      }
     }
     rcu_read_unlock();
     return removed;
@@ -114,9 +141,18 @@ class LockFreeStore final : public Store {
   }
 
   void attach_thread() override { rcu_register_thread(); }
-  void detach_thread() override { rcu_unregister_thread(); }
-  void quiescent() override { rcu_quiescent_state(); }
-  void thread_offline() override { rcu_thread_offline(); }
+  void detach_thread() override {
+    HKV_TSAN_RELEASE(&grace_period_token);
+    rcu_unregister_thread();
+  }
+  void quiescent() override {
+    HKV_TSAN_RELEASE(&grace_period_token);
+    rcu_quiescent_state();
+  }
+  void thread_offline() override {
+    HKV_TSAN_RELEASE(&grace_period_token);
+    rcu_thread_offline();
+  }
   void thread_online() override { rcu_thread_online(); }
 
  private:

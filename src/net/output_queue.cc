@@ -16,8 +16,14 @@ constexpr std::size_t kCompactBytes = 256 * 1024;
 }  // namespace
 
 char* OutputQueue::prepare(std::size_t n) {
-  bytes_.resize(copied_end_ + n);
-  return bytes_.data() + copied_end_;
+  if (copied_end_ + n > capacity_) {
+    std::size_t cap = std::max<std::size_t>({4096, capacity_ * 2, copied_end_ + n});
+    auto grown = std::make_unique_for_overwrite<char[]>(cap);
+    if (copied_end_ > 0) std::memcpy(grown.get(), bytes_.get(), copied_end_);
+    bytes_ = std::move(grown);
+    capacity_ = cap;
+  }
+  return bytes_.get() + copied_end_;
 }
 
 void OutputQueue::commit(std::size_t n) {
@@ -32,7 +38,6 @@ void OutputQueue::commit(std::size_t n) {
     }
     copied_end_ += n;
   }
-  bytes_.resize(copied_end_);
 }
 
 void OutputQueue::append(std::string_view bytes) {
@@ -56,7 +61,7 @@ OutputQueue::WriteStatus OutputQueue::write_to(int fd) {
     std::size_t count = 0;
     for (std::size_t i = head_; i < segments_.size() && count < kMaxIov; ++i, ++count) {
       const Segment& s = segments_[i];
-      const char* base = s.external ? s.ext.data : bytes_.data() + s.offset;
+      const char* base = s.external ? s.ext.data : bytes_.get() + s.offset;
       std::size_t skip = i == head_ ? head_written_ : 0;
       iov[count].iov_base = const_cast<char*>(base + skip);
       iov[count].iov_len = s.size - skip;
@@ -88,10 +93,9 @@ void OutputQueue::consume(std::size_t n) {
   }
   if (head_ == segments_.size()) {
     segments_.clear();
-    bytes_.clear();
-    copied_end_ = 0;
     head_ = 0;
-  } else if (head_ > 64 || (bytes_.size() > kCompactBytes && head_ > 0)) {
+    reset_bytes();
+  } else if (head_ > 64 || (copied_end_ > kCompactBytes && head_ > 0)) {
     compact();
   }
 }
@@ -107,7 +111,7 @@ void OutputQueue::compact() {
   segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(head_));
   head_ = 0;
   if (start == 0) return;
-  bytes_.erase(bytes_.begin(), bytes_.begin() + static_cast<std::ptrdiff_t>(start));
+  std::memmove(bytes_.get(), bytes_.get() + start, copied_end_ - start);
   copied_end_ -= start;
   for (Segment& s : segments_) {
     if (!s.external) s.offset -= start;
@@ -120,11 +124,19 @@ void OutputQueue::clear() {
     if (s.external && s.ext.release) s.ext.release(s.ext.owner);
   }
   segments_.clear();
-  bytes_.clear();
-  copied_end_ = 0;
   head_ = 0;
   head_written_ = 0;
   pending_ = 0;
+  reset_bytes();
+}
+
+// Empties the copied buffer; a large one (after a burst) is freed rather than kept per connection.
+void OutputQueue::reset_bytes() {
+  copied_end_ = 0;
+  if (capacity_ > kCompactBytes) {
+    bytes_.reset();
+    capacity_ = 0;
+  }
 }
 
 }  // namespace hkv::net

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -54,9 +55,12 @@ class OutputQueue {
   void consume(std::size_t n);
 
   void compact();
+  void reset_bytes();
 
-  std::vector<char> bytes_;
-  std::size_t copied_end_ = 0;  // bytes_ beyond this are prepared but not committed
+  // Copied bytes; not a std::vector so that prepare() does not zero-fill what it hands out.
+  std::unique_ptr<char[]> bytes_;
+  std::size_t capacity_ = 0;
+  std::size_t copied_end_ = 0;  // committed bytes; beyond this is prepared or free space
   std::vector<Segment> segments_;
   std::size_t head_ = 0;          // first unwritten segment
   std::size_t head_written_ = 0;  // bytes of that segment already written

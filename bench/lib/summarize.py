@@ -205,7 +205,7 @@ def gnuplot(script, cwd):
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
         return True
     except (OSError, subprocess.SubprocessError) as e:
-        sys.stderr.write(f"summarize.py: gnuplot failed: {e}\n")
+        sys.stderr.write(f"summarize.py: gnuplot failed: {e} {getattr(e, 'stderr', '')}\n")
         return False
 
 
@@ -280,7 +280,7 @@ set output "W6-latency.png"
 set title "Latency at fixed request rates (% of hkv's W1 peak), h1, 64 connections"
 set xlabel "offered load (% of hkv W1 peak)"; set ylabel "latency (µs)"
 set logscale y; set grid; set key top left
-set xtics ("25%" 25, "50%" 50, "75%" 75); set xrange [20:80]
+set xtics 25,25,75; set xrange [20:80]
 plot {", ".join(plots)}
 """, out_dir)
     return ["![W6 latency](W6-latency.png)", ""] if ok else []

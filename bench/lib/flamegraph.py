@@ -43,7 +43,7 @@ def collapse(lines):
             continue
         sym, dso = m.group(1), m.group(2)
         sym = re.sub(r"\+0x[0-9a-f]+$", "", sym)
-        if sym == "[unknown]":
+        if sym == "[unknown]" and dso != "[unknown]":
             sym = "[" + dso.rsplit("/", 1)[-1] + "]"
         frames.append(sym.replace(";", ":"))
     flush()

@@ -235,9 +235,20 @@ def w7_section(out_dir, cells):
     h2label = next((p for (s, p) in cells if p.startswith("h2c")), "h2c")
     depth = re.search(r"m(\d+)", h2label)
     depth = depth.group(1) if depth else "?"
+    stays = None
+    for c in sorted(pts, reverse=True):
+        h1, h2 = pts[c].get("h1"), pts[c].get("h2c")
+        rr = ratio(h2 and h2.rps, h1 and h1.rps)
+        if rr is None or rr < 1.0:
+            break
+        stays = c
     lines.append("")
-    lines.append(f"h2c (-m {depth}) overtakes h1 at **{crossover} connections**." if crossover
-                 else "h2c never overtakes h1 in this range.")
+    if crossover:
+        lines.append(f"h2c (-m {depth}) first overtakes h1 at **{crossover} connections**"
+                     + (f", and stays ahead from **{stays}** connections on." if stays
+                        else ", but does not stay ahead up to the largest count measured."))
+    else:
+        lines.append(f"h2c (-m {depth}) never overtakes h1 in this range.")
     lines.append("")
     with open(os.path.join(out_dir, "W7.dat"), "w") as f:
         f.write("# conns h1_rps h2c_rps h1_p99_us h2c_p99_us\n" + "\n".join(data) + "\n")

@@ -14,6 +14,7 @@ namespace {
 constexpr std::size_t kCopyBodyBelow = 4096;
 
 char* put(char* p, std::string_view s) {
+  if (s.empty()) return p;  // s.data() may be null: memcpy must not see it
   std::memcpy(p, s.data(), s.size());
   return p + s.size();
 }

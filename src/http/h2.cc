@@ -11,6 +11,7 @@
 #include <deque>
 #include <string>
 
+#include "http/h2_memory.h"
 #include "http/response.h"
 
 namespace hkv::http {
@@ -166,7 +167,7 @@ void H2Session::close_all_streams() {
 bool H2Session::init(const UpgradeRequest* up) {
   std::string settings;
   if (up != nullptr && !base64url_decode(up->http2_settings, settings)) return false;
-  int rv = nghttp2_session_server_new(&session_, callbacks(), this);
+  int rv = nghttp2_session_server_new3(&session_, callbacks(), this, nullptr, thread_h2_memory());
   if (rv != 0) return false;
   if (up != nullptr) {
     rv = nghttp2_session_upgrade2(session_, reinterpret_cast<const std::uint8_t*>(settings.data()),

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: MIT
+// Per-thread pool allocator handed to nghttp2: small blocks come from size-class free lists, so
+// the handful of allocations nghttp2 makes per stream cost no malloc/free. A session lives and
+// dies on one worker thread, so the lists need no locking.
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+namespace hkv::http {
+
+// The allocator for sessions created on the calling thread.
+nghttp2_mem* thread_h2_memory();
+
+}  // namespace hkv::http

@@ -325,6 +325,11 @@ def summarize(out_dir):
         L.append(f"Servers: {env.get('workers', '?')} worker(s) each; load generators: "
                  f"{env.get('client_threads', '?')} thread(s). Load average at start {env.get('load_start', '?')}, "
                  f"at end {env.get('load_end', '?')} (anything well above 0 means other work shared the machine).  ")
+        exits = os.path.join(out_dir, "peer-exits.txt")
+        if os.path.exists(exits):
+            with open(exits) as f:
+                for line in f:
+                    L.append(f"**Server crash/exit:** {line.strip().lstrip('! ')}  ")
         if env.get("not_running"):
             L.append(f"**Not running (could not start): {env['not_running']}** — see raw/<name>.log.  ")
         L.append("")

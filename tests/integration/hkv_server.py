@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+import unittest
 
 BINARY = os.environ.get("HKV_BINARY") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "hkv")
@@ -81,6 +82,21 @@ class HkvServer:
     def __exit__(self, *exc):
         if self.proc.poll() is None:
             self.stop()
+
+
+class ServerTestCase(unittest.TestCase):
+    """One hkv per test class (started with SERVER_ARGS), stopped in tearDownClass, which fails unless it exits 0."""
+    SERVER_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = HkvServer(*cls.SERVER_ARGS)
+
+    @classmethod
+    def tearDownClass(cls):
+        code, log = cls.srv.stop()
+        if code != 0:
+            raise AssertionError(f"hkv exited with {code}:\n{log}")
 
 
 def recv_until_closed(sock, limit=1 << 24):

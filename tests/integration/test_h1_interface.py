@@ -7,24 +7,13 @@ import subprocess
 import tempfile
 import unittest
 
-from hkv_server import HkvServer
+from hkv_server import ServerTestCase
 
 OCTET = "application/octet-stream"
 
 
-class ServerCase(unittest.TestCase):
-    """One hkv per class, stopped (and required to exit 0) in tearDownClass."""
-    SERVER_ARGS = ()
-
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = HkvServer(*cls.SERVER_ARGS)
-
-    @classmethod
-    def tearDownClass(cls):
-        code, log = cls.srv.stop()
-        if code != 0:
-            raise AssertionError(f"hkv exited with {code}:\n{log}")
+class ServerCase(ServerTestCase):
+    """Request and error-check helpers on top of the per-class server."""
 
     def request(self, method, path, body=None, headers=None, conn=None):
         """One request (fresh connection unless `conn`). Returns (status, headers, body)."""

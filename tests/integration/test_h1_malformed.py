@@ -5,7 +5,7 @@ import socket
 import time
 import unittest
 
-from hkv_server import HkvServer, read_response
+from hkv_server import ServerTestCase, read_response
 
 H = b"Host: hkv\r\n"
 POST = b"POST /store/m HTTP/1.1\r\n" + H
@@ -87,10 +87,12 @@ def parse_response(data):
     return int(status), headers, rest[:int(headers.get("content-length", "0"))]
 
 
-class MalformedTest(unittest.TestCase):
+class MalformedTest(ServerTestCase):
+    SERVER_ARGS = ("--max-value-size", "1000")
+
     @classmethod
     def setUpClass(cls):
-        cls.srv = HkvServer("--max-value-size", "1000")
+        super().setUpClass()
         # Opened before any bad request; must keep working on keep-alive throughout.
         cls.keeper = cls.srv.connect(timeout=5)
         cls.keeper_file = cls.keeper.makefile("rb")
@@ -99,9 +101,7 @@ class MalformedTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.keeper_file.close()
         cls.keeper.close()
-        code, log = cls.srv.stop()
-        if code != 0:
-            raise AssertionError(f"hkv exited with {code}:\n{log}")
+        super().tearDownClass()
 
     def assertServerFine(self):
         self.assertTrue(self.srv.alive(), "hkv died")

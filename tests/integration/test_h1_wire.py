@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from hkv_server import HkvServer
+from hkv_server import ServerTestCase
 
 HELLO = b"Hello, World!"
 Resp = collections.namedtuple("Resp", "version status headers body")
@@ -81,18 +81,8 @@ def http_request(method, path, body=None, headers=(), version="HTTP/1.1", chunks
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
 
 
-class WireCase(unittest.TestCase):
-    SERVER_ARGS = ()
-
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = HkvServer(*cls.SERVER_ARGS)
-
-    @classmethod
-    def tearDownClass(cls):
-        code, log = cls.srv.stop()
-        if code != 0:
-            raise AssertionError(f"hkv exited with {code}:\n{log}")
+class WireCase(ServerTestCase):
+    """Raw-socket helpers on top of the per-class server."""
 
     def open(self):
         sock = self.srv.connect(timeout=10)

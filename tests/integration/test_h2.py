@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import unittest
 
-from hkv_server import HkvServer
+from hkv_server import ServerTestCase
 
 MIB = 1 << 20
 CURL_FMT = "%{http_code} %{http_version} %{num_connects}\n"
@@ -39,21 +39,20 @@ class Reply:
         self.headers = blocks[-1][1] if blocks else {}
 
 
-class H2TestBase(unittest.TestCase):
-    server_args = ()
-
+class H2TestBase(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         if shutil.which("curl") is None or shutil.which("nghttp") is None:
             raise unittest.SkipTest("curl and nghttp are required")
         cls.tmp = tempfile.mkdtemp(prefix="hkv-h2-")
-        cls.srv = HkvServer(*cls.server_args)
+        super().setUpClass()
 
     @classmethod
     def tearDownClass(cls):
-        code, log = cls.srv.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        assert code == 0, log
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def path(self, name):
         return os.path.join(self.tmp, name)
@@ -314,7 +313,7 @@ class H2StreamsAndFlowControlTest(H2TestBase):
 
 
 class H2MaxStreamsFlagTest(H2TestBase):
-    server_args = ("--max-streams", "7")
+    SERVER_ARGS = ("--max-streams", "7")
 
     def test_settings_advertise_max_streams(self):
         out = self.nghttp("-v", self.srv.url + "/")

@@ -9,7 +9,7 @@ import sys
 import tempfile
 import unittest
 
-from hkv_server import HkvServer
+from hkv_server import ServerTestCase
 
 REQUESTS_RE = re.compile(r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
                          r"(\d+) failed, (\d+) errored", re.M)
@@ -30,15 +30,14 @@ def parse_h2load(out):
     return result
 
 
-class H2loadSmokeBase(unittest.TestCase):
-    server_args = ()
+class H2loadSmokeBase(ServerTestCase):
     value = os.urandom(100)
 
     @classmethod
     def setUpClass(cls):
         if shutil.which("h2load") is None:
             raise unittest.SkipTest("h2load (nghttp2-client) is required")
-        cls.srv = HkvServer(*cls.server_args)
+        super().setUpClass()
         conn = http.client.HTTPConnection(cls.srv.host, cls.srv.port, timeout=10)
         conn.request("POST", "/store/key", body=cls.value)
         resp = conn.getresponse()
@@ -46,18 +45,13 @@ class H2loadSmokeBase(unittest.TestCase):
         conn.close()
         assert resp.status == 201, resp.status
 
-    @classmethod
-    def tearDownClass(cls):
-        code, log = cls.srv.stop()
-        assert code == 0, log
-
     def h2load(self, *args, expect_total, path="/get/key"):
         """Runs h2load against path; asserts all of its requests succeeded with 2xx."""
         cmd = ["h2load", *args, self.srv.url + path]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         r = parse_h2load(p.stdout)
-        sys.stderr.write(f"\n  [{' '.join(args)}{' ' + ' '.join(self.server_args) if self.server_args else ''}]"
+        sys.stderr.write(f"\n  [{' '.join(args)}{' ' + ' '.join(self.SERVER_ARGS) if self.SERVER_ARGS else ''}]"
                          f" {r['finished']}\n")
         self.assertEqual(r["total"], expect_total, p.stdout)
         self.assertGreaterEqual(r["succeeded"], 10000, p.stdout)
@@ -69,7 +63,9 @@ class H2loadSmokeBase(unittest.TestCase):
         return r
 
 
-class H2loadLockfreeTest(H2loadSmokeBase):
+class CommonLoads:
+    """The loads every store must carry; mixed into H2loadSmokeBase subclasses."""
+
     def test_h2c_multiplexed(self):
         self.h2load("-n", "20000", "-c", "8", "-m", "10", expect_total=20000)
 
@@ -84,6 +80,8 @@ class H2loadLockfreeTest(H2loadSmokeBase):
     def test_h1_one_at_a_time(self):
         self.h2load("--h1", "-n", "10000", "-c", "8", expect_total=10000)
 
+
+class H2loadLockfreeTest(CommonLoads, H2loadSmokeBase):
     def test_h2c_and_h1_uploads(self):
         with tempfile.NamedTemporaryFile(prefix="hkv-h2load-") as f:
             f.write(os.urandom(2000))
@@ -101,25 +99,13 @@ class H2loadLockfreeTest(H2loadSmokeBase):
         conn.close()
 
 
-class H2loadShardedTest(H2loadSmokeBase):
-    server_args = ("--store", "sharded")
-
-    def test_h2c_multiplexed(self):
-        self.h2load("-n", "20000", "-c", "8", "-m", "10", expect_total=20000)
-
-    def test_h2c_100_streams_per_connection(self):
-        self.h2load("-n", "20000", "-c", "4", "-m", "100", expect_total=20000)
-
-    def test_h1_pipelined(self):
-        self.h2load("--h1", "-n", "20000", "-c", "8", "-m", "10", expect_total=20000)
-
-    def test_h1_one_at_a_time(self):
-        self.h2load("--h1", "-n", "10000", "-c", "8", expect_total=10000)
+class H2loadShardedTest(CommonLoads, H2loadSmokeBase):
+    SERVER_ARGS = ("--store", "sharded")
 
 
 class H2loadLowConcurrencyLimitTest(H2loadSmokeBase):
     # Far more requests in flight than admission slots: they wait, none is refused.
-    server_args = ("--concurrency-limit", "1")
+    SERVER_ARGS = ("--concurrency-limit", "1")
 
     def test_h2c_multiplexed(self):
         self.h2load("-n", "10000", "-c", "8", "-m", "10", expect_total=10000)

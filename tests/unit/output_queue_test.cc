@@ -15,47 +15,14 @@
 #include <random>
 #include <string>
 
+#include "socket_pair.h"
+
 namespace hkv::net {
 namespace {
 
 using WS = OutputQueue::WriteStatus;
-
-struct SocketPair {
-  int w = -1;  // the queue writes here (non-blocking)
-  int r = -1;  // the test reads here
-  explicit SocketPair(int sndbuf = 0) {
-    int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) std::abort();
-    w = fds[0];
-    r = fds[1];
-    if (sndbuf > 0) ::setsockopt(w, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-  }
-  ~SocketPair() {
-    if (w >= 0) ::close(w);
-    if (r >= 0) ::close(r);
-  }
-  std::string read_some(std::size_t max = SIZE_MAX) {
-    std::string out;
-    char buf[8192];
-    while (out.size() < max) {
-      ssize_t n = ::read(r, buf, std::min(sizeof buf, max - out.size()));
-      if (n <= 0) break;
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-    return out;
-  }
-};
-
-std::string drain(OutputQueue& q, SocketPair& sp) {
-  std::string got;
-  for (int i = 0; i < 100000; ++i) {
-    WS st = q.write_to(sp.w);
-    EXPECT_NE(st, WS::error) << std::strerror(errno);
-    got += sp.read_some();
-    if (st != WS::blocked) break;
-  }
-  return got + sp.read_some();
-}
+using testing_support::drain;
+using testing_support::SocketPair;
 
 // Bytes owned outside the queue. release() counts, records how much of the stream the kernel had
 // accepted by then, and scribbles over the bytes so a late reader would send garbage.

@@ -13,53 +13,17 @@
 #include <ctime>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "socket_pair.h"
 
 namespace hkv::http {
 namespace {
 
 using net::OutputQueue;
-
-struct SocketPair {
-  int w = -1;  // the queue writes here
-  int r = -1;  // the test reads here
-  explicit SocketPair(int sndbuf = 0) {
-    int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) std::abort();
-    w = fds[0];
-    r = fds[1];
-    if (sndbuf > 0) ::setsockopt(w, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-  }
-  ~SocketPair() {
-    ::close(w);
-    ::close(r);
-  }
-  // Reads up to `max` bytes that are available now.
-  std::string read_some(std::size_t max = SIZE_MAX) {
-    std::string out;
-    char buf[8192];
-    while (out.size() < max) {
-      ssize_t n = ::read(r, buf, std::min(sizeof buf, max - out.size()));
-      if (n <= 0) break;
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-    return out;
-  }
-};
-
-// Writes the whole queue, reading the other end whenever the socket is full.
-std::string drain(OutputQueue& q, SocketPair& sp) {
-  std::string got;
-  for (int spins = 0; spins < 100000; ++spins) {
-    OutputQueue::WriteStatus st = q.write_to(sp.w);
-    EXPECT_NE(st, OutputQueue::WriteStatus::error) << std::strerror(errno);
-    got += sp.read_some();
-    if (st == OutputQueue::WriteStatus::done) break;
-  }
-  EXPECT_TRUE(q.empty());
-  got += sp.read_some();
-  return got;
-}
+using testing_support::drain;
+using testing_support::SocketPair;
 
 struct Parsed {
   std::string status_line;
@@ -100,6 +64,16 @@ Parsed respond(Response& resp, H1ResponseOptions opts = {}) {
   write_h1_response(q, resp, opts);
   SocketPair sp;
   return parse(drain(q, sp));
+}
+
+// Responds with `opts`; expects `status_line` and exactly one Connection header, `connection`.
+Parsed respond_expecting_connection(Response& resp, H1ResponseOptions opts, std::string_view status_line,
+                                    std::string_view connection) {
+  Parsed p = respond(resp, opts);
+  EXPECT_EQ(p.status_line, status_line);
+  EXPECT_EQ(p.get("Connection"), connection);
+  EXPECT_EQ(p.count("Connection"), 1u);
+  return p;
 }
 
 // An external body whose release() counts calls and then scribbles over the bytes, so any use of
@@ -185,27 +159,20 @@ TEST(H1Response, MethodNotAllowedCarriesAllow) {
 TEST(H1Response, ConnectionCloseWhenNotKeepAlive) {
   Response resp;
   resp.text = "bye";
-  Parsed p = respond(resp, {.keep_alive = false, .http10 = false});
-  EXPECT_EQ(p.status_line, "HTTP/1.1 200 OK");
-  EXPECT_EQ(p.get("Connection"), "close");
-  EXPECT_EQ(p.count("Connection"), 1u);
+  Parsed p =
+      respond_expecting_connection(resp, {.keep_alive = false, .http10 = false}, "HTTP/1.1 200 OK", "close");
   EXPECT_EQ(p.body, "bye");
 }
 
 TEST(H1Response, Http10KeepAlive) {
   Response resp;
   resp.text = "old";
-  Parsed p = respond(resp, {.keep_alive = true, .http10 = true});
-  EXPECT_EQ(p.status_line, "HTTP/1.0 200 OK");
-  EXPECT_EQ(p.get("Connection"), "keep-alive");
-  EXPECT_EQ(p.count("Connection"), 1u);
+  Parsed p =
+      respond_expecting_connection(resp, {.keep_alive = true, .http10 = true}, "HTTP/1.0 200 OK", "keep-alive");
   EXPECT_EQ(p.body, "old");
 
   Response resp2;
-  Parsed q = respond(resp2, {.keep_alive = false, .http10 = true});
-  EXPECT_EQ(q.status_line, "HTTP/1.0 200 OK");
-  EXPECT_EQ(q.get("Connection"), "close");
-  EXPECT_EQ(q.count("Connection"), 1u);
+  respond_expecting_connection(resp2, {.keep_alive = false, .http10 = true}, "HTTP/1.0 200 OK", "close");
 }
 
 TEST(H1Response, HeadOmitsBodyButKeepsLength) {

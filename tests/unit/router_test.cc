@@ -24,6 +24,21 @@ Routed route_of(std::string_view target) {
   return out;
 }
 
+// Expects `in` to decode to exactly `want`, replacing what the output string held before.
+void expect_decodes(std::string_view in, std::string_view want) {
+  std::string out = "stale";
+  ASSERT_TRUE(percent_decode(in, out)) << in;
+  EXPECT_EQ(out, want) << in;
+}
+
+// Expects `target` to route to `kind` with the valid (decoded) key `key`.
+void expect_key(std::string_view target, RouteKind kind, std::string_view key) {
+  auto [buf, r] = route_of(target);
+  EXPECT_EQ(r.kind, kind) << target;
+  EXPECT_EQ(r.key_error, KeyError::none) << target;
+  EXPECT_EQ(r.key, key) << target;
+}
+
 std::string repeat(std::string_view piece, std::size_t n) {
   std::string s;
   for (std::size_t i = 0; i < n; ++i) s.append(piece);
@@ -45,15 +60,10 @@ TEST(PercentDecode, ClearsOutputFirst) {
 }
 
 TEST(PercentDecode, DecodesEscapesInBothCases) {
-  std::string out;
-  ASSERT_TRUE(percent_decode("a%20b", out));
-  EXPECT_EQ(out, "a b");
-  ASSERT_TRUE(percent_decode("%2f%2F%e2%82%AC", out));
-  EXPECT_EQ(out, "//\xe2\x82\xac");
-  ASSERT_TRUE(percent_decode("%41", out));  // escape that ends the input
-  EXPECT_EQ(out, "A");
-  ASSERT_TRUE(percent_decode("%ff%00x", out));
-  EXPECT_EQ(out, "\xff\0x"s);
+  expect_decodes("a%20b", "a b");
+  expect_decodes("%2f%2F%e2%82%AC", "//\xe2\x82\xac");
+  expect_decodes("%41", "A");  // escape that ends the input
+  expect_decodes("%ff%00x", "\xff\0x"s);
 }
 
 TEST(PercentDecode, EscapeCutByTheEndOfTheViewIsMalformed) {
@@ -66,17 +76,9 @@ TEST(PercentDecode, EscapeCutByTheEndOfTheViewIsMalformed) {
   EXPECT_EQ(out, "abA");
 }
 
-TEST(PercentDecode, PlusStaysPlus) {
-  std::string out;
-  ASSERT_TRUE(percent_decode("a+b%2B", out));
-  EXPECT_EQ(out, "a+b+");
-}
+TEST(PercentDecode, PlusStaysPlus) { expect_decodes("a+b%2B", "a+b+"); }
 
-TEST(PercentDecode, DecodedPercentIsNotDecodedAgain) {
-  std::string out;
-  ASSERT_TRUE(percent_decode("%2541", out));
-  EXPECT_EQ(out, "%41");
-}
+TEST(PercentDecode, DecodedPercentIsNotDecodedAgain) { expect_decodes("%2541", "%41"); }
 
 TEST(PercentDecode, RejectsMalformedEscapes) {
   std::string out;
@@ -99,19 +101,9 @@ TEST(Route, RootIgnoresQueryAndFragment) {
   EXPECT_EQ(route_of("/#top").r.kind, RouteKind::root);
 }
 
-TEST(Route, GetKey) {
-  auto [buf, r] = route_of("/get/k");
-  EXPECT_EQ(r.kind, RouteKind::get_value);
-  EXPECT_EQ(r.key_error, KeyError::none);
-  EXPECT_EQ(r.key, "k");
-}
+TEST(Route, GetKey) { expect_key("/get/k", RouteKind::get_value, "k"); }
 
-TEST(Route, StoreKey) {
-  auto [buf, r] = route_of("/store/some-key");
-  EXPECT_EQ(r.kind, RouteKind::store_value);
-  EXPECT_EQ(r.key_error, KeyError::none);
-  EXPECT_EQ(r.key, "some-key");
-}
+TEST(Route, StoreKey) { expect_key("/store/some-key", RouteKind::store_value, "some-key"); }
 
 TEST(Route, KeyPointsIntoCallerBuffer) {
   std::string buffer;
@@ -124,10 +116,7 @@ TEST(Route, KeyPointsIntoCallerBuffer) {
 
 TEST(Route, QueryStringIsIgnored) {
   for (std::string_view t : {"/get/k?x=1", "/get/k?", "/get/k?a/b=%zz", "/get/k#frag", "/get/k#a?b"}) {
-    auto [buf, r] = route_of(t);
-    EXPECT_EQ(r.kind, RouteKind::get_value) << t;
-    EXPECT_EQ(r.key_error, KeyError::none) << t;
-    EXPECT_EQ(r.key, "k") << t;
+    expect_key(t, RouteKind::get_value, "k");
   }
   auto [buf, r] = route_of("/store/k?ttl=5");
   EXPECT_EQ(r.kind, RouteKind::store_value);
@@ -135,10 +124,7 @@ TEST(Route, QueryStringIsIgnored) {
 }
 
 TEST(Route, KeyIsPercentDecoded) {
-  auto [buf, r] = route_of("/get/a%20b");
-  EXPECT_EQ(r.kind, RouteKind::get_value);
-  EXPECT_EQ(r.key_error, KeyError::none);
-  EXPECT_EQ(r.key, "a b");
+  expect_key("/get/a%20b", RouteKind::get_value, "a b");
   auto s = route_of("/store/a+b");
   EXPECT_EQ(s.r.key, "a+b");
 }
@@ -149,12 +135,7 @@ TEST(Route, EncodedNulIsAOneByteKey) {
   EXPECT_EQ(r.key, "\0"s);
 }
 
-TEST(Route, EncodedSlashStaysInsideTheKey) {
-  auto [buf, r] = route_of("/get/a%2Fb");
-  EXPECT_EQ(r.kind, RouteKind::get_value);
-  EXPECT_EQ(r.key_error, KeyError::none);
-  EXPECT_EQ(r.key, "a/b");
-}
+TEST(Route, EncodedSlashStaysInsideTheKey) { expect_key("/get/a%2Fb", RouteKind::get_value, "a/b"); }
 
 // ---- route: key errors --------------------------------------------------------------------------
 

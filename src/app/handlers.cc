@@ -69,7 +69,7 @@ void KvHandler::handle(const http::Request& req, http::Response& resp) {
         }
         return;
       }
-      if (store_.put(route.key, Value::copy_of(req.body)) == PutResult::created) {
+      if (store_.put(route.key, req.body) == PutResult::created) {
         resp.status = 201;
         resp.text = "created\n";
       } else {

@@ -1,20 +1,20 @@
 // SPDX-License-Identifier: MIT
-// Lock-free store: liburcu's cds_lfht resizable hash table, QSBR flavour. Readers take no lock and
-// touch no shared counter besides the value's reference count; replaced and deleted entries are
-// freed by call_rcu once every worker has passed a quiescent state.
+// Lock-free store: liburcu's cds_lfht resizable hash table, QSBR flavour. The table node lives in
+// the stored Value's own allocation (its prefix), so an item costs one malloc. Readers take no
+// lock and touch no shared counter besides the value's reference count; the table's reference to
+// a replaced or deleted value is dropped by call_rcu once every worker passed a quiescent state.
 #define _LGPL_SOURCE 1
 #include <urcu-qsbr.h>
 #include <urcu/rculfhash.h>
 
 #include <bit>
-#include <cstdlib>
-#include <cstring>
 #include <new>
+#include <vector>
 
 #include "store/store.h"
 
 // liburcu is not built with ThreadSanitizer, so TSan cannot see that cds_lfht publishes a node
-// with release semantics, nor that call_rcu frees only after every reader passed a quiescent
+// with release semantics, nor that call_rcu runs only after every reader passed a quiescent
 // state. These annotations tell it; they compile to nothing in other builds.
 #if defined(__SANITIZE_THREAD__)
 extern "C" void __tsan_acquire(void* addr);
@@ -32,39 +32,25 @@ namespace {
 // Stands for "a grace period has elapsed" in the TSan annotations.
 char grace_period_token;
 
-struct Entry {
+// The table's bookkeeping, stored in front of each Value.
+struct Node {
   cds_lfht_node node;
   rcu_head rcu;
-  ValueRef value;
-  std::uint32_t key_len;
-
-  const char* key_data() const { return reinterpret_cast<const char*>(this + 1); }
-  std::string_view key() const { return {key_data(), key_len}; }
-
-  static Entry* make(std::string_view key, ValueRef value) {
-    void* mem = std::malloc(sizeof(Entry) + key.size());
-    if (mem == nullptr) throw std::bad_alloc();
-    auto* e = new (mem) Entry();
-    cds_lfht_node_init(&e->node);
-    e->value = std::move(value);
-    e->key_len = static_cast<std::uint32_t>(key.size());
-    std::memcpy(reinterpret_cast<char*>(e + 1), key.data(), key.size());
-    return e;
-  }
-  static void destroy(Entry* e) {
-    e->~Entry();
-    std::free(e);
-  }
-  static void destroy_after_grace(rcu_head* head) {
-    HKV_TSAN_ACQUIRE(&grace_period_token);
-    destroy(caa_container_of(head, Entry, rcu));
-  }
 };
+static_assert(sizeof(Node) % 8 == 0);
+
+Node* node_of(cds_lfht_node* n) { return caa_container_of(n, Node, node); }
+Value* value_of(Node* n) { return Value::from_prefix(n, sizeof(Node)); }
+
+// call_rcu callback: the grace period is over, drop the table's reference.
+void drop_table_ref(rcu_head* head) {
+  HKV_TSAN_ACQUIRE(&grace_period_token);
+  value_of(caa_container_of(head, Node, rcu))->release();
+}
 
 int match_key(cds_lfht_node* node, const void* key) {
   HKV_TSAN_ACQUIRE(node);
-  const auto* e = caa_container_of(node, Entry, node);
-  return e->key() == *static_cast<const std::string_view*>(key);
+  return value_of(node_of(node))->key() == *static_cast<const std::string_view*>(key);
 }
 
 class LockFreeStore final : public Store {
@@ -75,16 +61,24 @@ class LockFreeStore final : public Store {
     if (table_ == nullptr) throw std::bad_alloc();
   }
 
+  // Called once every worker has detached. The table's resize worker may still be running, so
+  // this thread registers and empties the table with ordinary RCU deletes before destroying it.
   ~LockFreeStore() override {
-    // Only called once every worker has detached: nothing reads the table any more.
+    rcu_register_thread();
+    std::vector<Node*> removed;
     cds_lfht_iter iter;
     cds_lfht_node* node;
+    rcu_read_lock();
     cds_lfht_first(table_, &iter);
     while ((node = cds_lfht_iter_get_node(&iter)) != nullptr) {
+      if (cds_lfht_del(table_, node) == 0) removed.push_back(node_of(node));
       cds_lfht_next(table_, &iter);
-      if (cds_lfht_del(table_, node) == 0) Entry::destroy(caa_container_of(node, Entry, node));
     }
-    rcu_barrier_qsbr();
+    rcu_read_unlock();
+    synchronize_rcu();
+    for (Node* n : removed) value_of(n)->release();
+    rcu_barrier();
+    rcu_unregister_thread();
     cds_lfht_destroy(table_, nullptr);
   }
 
@@ -93,20 +87,26 @@ class LockFreeStore final : public Store {
     rcu_read_lock();
     cds_lfht_lookup(table_, hash_key(key), match_key, &key, &iter);
     cds_lfht_node* node = cds_lfht_iter_get_node(&iter);
-    ValueRef v;
-    if (node != nullptr) v = caa_container_of(node, Entry, node)->value;
+    Value* v = nullptr;
+    if (node != nullptr) {
+      v = value_of(node_of(node));
+      v->add_ref();
+    }
     rcu_read_unlock();
-    return v;
+    return ValueRef::adopt(v);
   }
 
-  PutResult put(std::string_view key, ValueRef value) override {
-    Entry* e = Entry::make(key, std::move(value));
-    HKV_TSAN_RELEASE(&e->node);
+  PutResult put(std::string_view key, std::string_view bytes) override {
+    Value* v = Value::make(key, bytes, sizeof(Node)).detach();  // the table's reference
+    auto* n = new (v->prefix()) Node();
+    cds_lfht_node_init(&n->node);
+    HKV_TSAN_RELEASE(&n->node);
+    std::string_view stored_key = v->key();
     rcu_read_lock();
-    cds_lfht_node* old = cds_lfht_add_replace(table_, hash_key(key), match_key, &key, &e->node);
+    cds_lfht_node* old = cds_lfht_add_replace(table_, hash_key(stored_key), match_key, &stored_key, &n->node);
     rcu_read_unlock();
     if (old == nullptr) return PutResult::created;
-    call_rcu(&caa_container_of(old, Entry, node)->rcu, Entry::destroy_after_grace);
+    call_rcu(&node_of(old)->rcu, drop_table_ref);
     return PutResult::replaced;
   }
 
@@ -121,7 +121,7 @@ class LockFreeStore final : public Store {
       cds_lfht_node* node = cds_lfht_iter_get_node(&iter);
       if (node == nullptr) break;
       if (cds_lfht_del(table_, node) == 0) {
-        call_rcu(&caa_container_of(node, Entry, node)->rcu, Entry::destroy_after_grace);
+        call_rcu(&node_of(node)->rcu, drop_table_ref);
         removed = true;
         break;
       }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Sharded-mutex store: the fine-grained locking baseline the lock-free store is measured against.
-// 64 shards, each a mutex-protected unordered_map; readers lock one shard briefly.
+// 64 shards, each a mutex-protected unordered_map keyed by views of the values' own key bytes;
+// readers lock one shard briefly.
 #include <array>
 #include <mutex>
-#include <string>
 #include <unordered_map>
 #include <utility>
 
@@ -35,16 +35,22 @@ class ShardedStore final : public Store {
     return it == s.map.end() ? ValueRef() : it->second;
   }
 
-  PutResult put(std::string_view key, ValueRef value) override {
+  PutResult put(std::string_view key, std::string_view bytes) override {
+    ValueRef value = Value::make(key, bytes);
     Shard& s = shard_for(hash_key(key));
     ValueRef old;  // released after the lock is dropped
     std::lock_guard lock(s.mu);
     auto it = s.map.find(key);
     if (it == s.map.end()) {
-      s.map.emplace(std::string(key), std::move(value));
+      std::string_view stored_key = value->key();
+      s.map.emplace(stored_key, std::move(value));
       return PutResult::created;
     }
-    old = std::exchange(it->second, std::move(value));
+    // The map's key views the old value's bytes: re-key the node before that value can go.
+    auto node = s.map.extract(it);
+    node.key() = value->key();
+    old = std::exchange(node.mapped(), std::move(value));
+    s.map.insert(std::move(node));
     return PutResult::replaced;
   }
 
@@ -70,7 +76,7 @@ class ShardedStore final : public Store {
   static constexpr std::size_t kShards = 64;
   struct alignas(64) Shard {
     mutable std::mutex mu;
-    std::unordered_map<std::string, ValueRef, KeyHash, KeyEq> map;
+    std::unordered_map<std::string_view, ValueRef, KeyHash, KeyEq> map;  // keys view the values
   };
   // The low bits pick the bucket inside a shard's map; use high bits for the shard.
   Shard& shard_for(std::size_t h) { return shards_[(h >> 58) % kShards]; }

@@ -21,8 +21,9 @@ class Store {
 
   // Returns a reference to the current value, or an empty ref when the key is missing.
   virtual ValueRef get(std::string_view key) = 0;
-  // Inserts or replaces; the store takes over `value`.
-  virtual PutResult put(std::string_view key, ValueRef value) = 0;
+  // Stores a copy of `bytes` under `key` (at most Value::kMaxKeyBytes), replacing any value;
+  // readers holding the old value keep it until they release it.
+  virtual PutResult put(std::string_view key, std::string_view bytes) = 0;
   // Returns true when the key existed and was removed.
   virtual bool erase(std::string_view key) = 0;
   // Approximate number of keys (exact when no writer is running).

@@ -37,7 +37,7 @@ class StoreTest : public ::testing::TestWithParam<StoreKind> {
     store_.reset();
   }
   PutResult put(std::string_view key, std::string_view value) {
-    return store_->put(key, Value::copy_of(value));
+    return store_->put(key, value);
   }
   std::unique_ptr<Store> store_;
 };
@@ -95,13 +95,14 @@ TEST_P(StoreTest, EmptyValueIsPresentNotMissing) {
   EXPECT_FALSE(store_->get("empty"));
 }
 
-TEST_P(StoreTest, StoresTheValueObjectWithoutCopying) {
-  ValueRef v = Value::copy_of("shared bytes");
-  Value* raw = v.get();
-  store_->put("k", v);  // the store takes its own reference; ours stays valid
-  ValueRef got = store_->get("k");
-  EXPECT_EQ(got.get(), raw);
-  EXPECT_EQ(v->bytes(), "shared bytes");
+TEST_P(StoreTest, GetsShareOneValueObject) {
+  put("k", "shared bytes");
+  ValueRef a = store_->get("k");
+  ValueRef b = store_->get("k");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a.get(), b.get());  // no copy per reader
+  EXPECT_EQ(a->key(), "k");
+  EXPECT_EQ(a->bytes(), "shared bytes");
 }
 
 TEST_P(StoreTest, HeldValueOutlivesReplaceAndErase) {
@@ -172,7 +173,7 @@ TEST_P(StoreTest, ConcurrentHammerKeepsValuesIntact) {
         unsigned op = rng() % 16;
         if (op < 6) {
           std::string value = key + ":" + std::to_string(t) + ":" + std::to_string(i);
-          if (s.put(key, Value::copy_of(value)) == PutResult::created) ++created[t][k];
+          if (s.put(key, value) == PutResult::created) ++created[t][k];
         } else if (op < 14) {
           ValueRef v = s.get(key);
           if (v) {
@@ -235,13 +236,10 @@ TEST_P(StoreTest, EraseRacingWithReplaceRemovesExistingKey) {
   const std::string key = "contended";
   std::atomic<bool> stop{false};
   std::atomic<long> rounds{0};
-  // Shared, prebuilt values keep both loops short, so the two threads meet in the store often.
-  const ValueRef theirs = Value::copy_of("theirs");
-  const ValueRef mine = Value::copy_of("mine");
   std::thread replacer([&] {
     store_->attach_thread();
     for (long i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-      store_->put(key, theirs);
+      store_->put(key, "theirs");
       if (i % 64 == 63) store_->quiescent();
       // Stay within a few puts of the other thread so the garbage to reclaim stays bounded.
       while (i > 4 * rounds.load(std::memory_order_relaxed) + 64 && !stop.load(std::memory_order_relaxed)) {
@@ -256,7 +254,7 @@ TEST_P(StoreTest, EraseRacingWithReplaceRemovesExistingKey) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
   long i = 0;
   for (; false_erases == 0 && (i < kRounds || std::chrono::steady_clock::now() < deadline); ++i) {
-    store_->put(key, mine);
+    store_->put(key, "mine");
     if (!store_->erase(key)) ++false_erases;
     if (i % 64 == 63) store_->quiescent();
     rounds.store(i + 1, std::memory_order_relaxed);

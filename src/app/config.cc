@@ -47,6 +47,7 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   app.add_option("--max-value-size", c.http.max_value_size,
                  "Largest request body (value) accepted; larger gets 413. Suffixes: KiB, MiB")
       ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30).description("at most 1GiB"))
       ->default_str("1MiB");
   app.add_option("--initial-capacity", c.initial_capacity, "Entries the table is pre-sized for")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32))

@@ -3,6 +3,7 @@
 // Stored values are lent to the response (no copy); the response releases them once sent.
 #include "app/handlers.h"
 
+#include <new>
 #include <string>
 
 #include "http/router.h"
@@ -69,11 +70,15 @@ void KvHandler::handle(const http::Request& req, http::Response& resp) {
         }
         return;
       }
-      if (store_.put(route.key, req.body) == PutResult::created) {
-        resp.status = 201;
-        resp.text = "created\n";
-      } else {
-        resp.text = "replaced\n";
+      try {
+        if (store_.put(route.key, req.body) == PutResult::created) {
+          resp.status = 201;
+          resp.text = "created\n";
+        } else {
+          resp.text = "replaced\n";
+        }
+      } catch (const std::bad_alloc&) {
+        resp.set_error(503, "out of memory; value not stored\n");
       }
       return;
     case RouteKind::not_found:

@@ -54,7 +54,9 @@ bool percent_decode(std::string_view in, std::string& out) {
 }
 
 Route route(std::string_view target, std::string& key_buffer) {
-  std::string_view path = target.substr(0, target.find_first_of("?#"));
+  std::size_t end = 0;  // one pass; find_first_of("?#") calls memchr once per character
+  while (end < target.size() && target[end] != '?' && target[end] != '#') ++end;
+  std::string_view path = target.substr(0, end);
   if (path == "/") return Route{RouteKind::root, KeyError::none, {}};
   constexpr std::string_view kGet = "/get/";
   constexpr std::string_view kStore = "/store/";

@@ -10,12 +10,19 @@
 
 namespace hkv::app {
 
-int available_cores() {
+std::vector<int> allowed_cpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
-  return std::max(1, CPU_COUNT(&set));
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    }
+  }
+  return cpus;
 }
+
+int available_cores() { return std::max(1, static_cast<int>(allowed_cpus().size())); }
 
 std::variant<Config, int> parse_config(int argc, char** argv) {
   Config c;
@@ -31,6 +38,8 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   app.add_option("--threads", c.threads, "Worker threads, one event loop each (default: cores available)")
       ->check(CLI::Range(1, 1024));
   int limit = c.concurrency_limit;
+  app.add_flag("--pin-threads", c.pin_threads,
+               "Pin worker i to the i-th core this process may use (wraps around)");
   app.add_option("--concurrency-limit", limit,
                  "Requests in flight across the server; more wait (never refused). Max 500")
       ->check(CLI::Validator(

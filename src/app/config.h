@@ -16,6 +16,7 @@ struct Config {
   std::string bind = "127.0.0.1";
   int port = 3000;
   int threads = 0;  // 0: the cores this process may run on
+  bool pin_threads = false;  // worker i runs only on the i-th allowed core
   int concurrency_limit = 250;
   std::size_t initial_capacity = 1'000'000;
   StoreKind store = StoreKind::lockfree;
@@ -30,6 +31,8 @@ struct Config {
 std::variant<Config, int> parse_config(int argc, char** argv);
 
 int available_cores();
+// The CPUs this process may run on, in order.
+std::vector<int> allowed_cpus();
 
 inline constexpr const char* kVersion = "0.1.0";
 

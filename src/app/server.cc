@@ -48,10 +48,15 @@ int run_server(const Config& config) {
     return 1;
   }
   bool v6 = config.bind.find(':') != std::string::npos;
-  spdlog::info("hkv {} listening on {}{}{}:{} threads={} store={} concurrency-limit={} max-value-size={}",
+  spdlog::info("hkv {} listening on {}{}{}:{} threads={}{} store={} concurrency-limit={} max-value-size={}",
                kVersion, v6 ? "[" : "", config.bind, v6 ? "]" : "", listen.port, config.threads,
-               store_name(config.store), config.concurrency_limit, config.http.max_value_size);
-  for (auto& w : workers) w->start();
+               config.pin_threads ? " (pinned)" : "", store_name(config.store), config.concurrency_limit,
+               config.http.max_value_size);
+  std::vector<int> cpus = allowed_cpus();
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    int cpu = config.pin_threads && !cpus.empty() ? cpus[i % cpus.size()] : -1;
+    workers[i]->start(cpu);
+  }
 
   int sig = 0;
   sigwait(&signals, &sig);

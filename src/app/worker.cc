@@ -3,6 +3,8 @@
 // owns its connections, and drains them on shutdown within the deadline.
 #include "app/worker.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -29,7 +31,17 @@ Worker::~Worker() {
   for (net::Connection* c : closed_) delete c;
 }
 
-void Worker::start() { thread_ = std::thread([this] { run(); }); }
+void Worker::start(int cpu) {
+  thread_ = std::thread([this] { run(); });
+  if (cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (pthread_setaffinity_np(thread_.native_handle(), sizeof set, &set) != 0) {
+      spdlog::warn("could not pin a worker to CPU {}", cpu);
+    }
+  }
+}
 
 void Worker::request_stop() {
   stop_requested_.store(true);

@@ -26,7 +26,8 @@ class Worker final : public net::ConnectionOwner {
          http::AdmissionGate& gate, std::chrono::milliseconds shutdown_timeout);
   ~Worker() override;
 
-  void start();
+  // Starts the thread; cpu >= 0 pins it to that CPU.
+  void start(int cpu = -1);
   // Thread-safe: stop accepting, finish in-flight requests, close, and let the thread end.
   void request_stop();
   void join();

@@ -6,6 +6,7 @@
 
 #include <strings.h>
 
+#include <array>
 #include <string_view>
 
 #include "http/h2.h"
@@ -34,12 +35,19 @@ bool has_token(std::string_view list, std::string_view token) {
 
 // RFC 9110 token characters: what a field name may contain. llhttp lets some others through
 // (spaces, an empty name), which RFC 9112 says must be rejected.
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
 bool is_field_name(std::string_view name) {
   if (name.empty()) return false;
   for (unsigned char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-    if (!ok) return false;
+    if (!kTokenChars[c]) return false;
   }
   return true;
 }

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 #include <deque>
+#include <new>
 #include <string>
 
 #include "http/h2_memory.h"
@@ -123,7 +124,10 @@ H2Session::~H2Session() {
 }
 
 Stream* H2Session::open_stream(std::int32_t id) {
-  auto* s = new Stream();
+  // Streams come from the same per-thread pool as nghttp2's own per-stream blocks.
+  void* mem = thread_h2_memory()->malloc(sizeof(Stream), nullptr);
+  if (mem == nullptr) throw std::bad_alloc();
+  auto* s = new (mem) Stream();
   s->id = id;
   s->next = streams_;
   if (streams_ != nullptr) streams_->prev = s;
@@ -152,7 +156,8 @@ void H2Session::close_stream(Stream* s) {
   if (s->next != nullptr) s->next->prev = s->prev;
   if (streams_ == s) streams_ = s->next;
   --open_streams_;
-  delete s;
+  s->~Stream();
+  thread_h2_memory()->free(s, nullptr);
 }
 
 // nghttp2_session_del() does not call on_stream_close, so streams still open when the

@@ -33,7 +33,6 @@ struct Response {
   std::string_view allow;      // sent as an Allow header when not empty
   std::string_view text;       // static body (messages, greetings)
   SharedBody shared{};         // or a borrowed body (stored values); owner released by the writer
-  void (*add_ref)(void*) = nullptr;  // lets HTTP/2 take an extra reference if it needs one
   bool omit_body = false;      // HEAD: headers describe the body that is not sent
 
   std::size_t body_size() const { return shared.owner ? shared.size : text.size(); }

@@ -47,8 +47,7 @@ class Value {
   void add_ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release();
 
-  // Type-erased hooks so protocol code can hold a value without knowing this type.
-  static void add_ref_fn(void* v) { static_cast<Value*>(v)->add_ref(); }
+  // Type-erased release so protocol code can hold a value without knowing this type.
   static void release_fn(void* v) { static_cast<Value*>(v)->release(); }
 
  private:

@@ -128,7 +128,7 @@ BENCHMARK(BM_Route);
 // A GET answer with a stored 100-byte value: the handler's reference (taken by Store::get) goes to
 // the writer, which copies the bytes next to the headers and drops the reference.
 void BM_WriteH1SharedBody100(benchmark::State& state) {
-  ValueRef value = Value::make("key000123", std::string(100, 'v'));
+  ValueRef value = Value::make("key000123", std::string(100, 'v'), ValueMeta{}, 16);
   net::OutputQueue out;
   for (auto _ : state) {
     value->add_ref();

@@ -53,7 +53,7 @@ void BM_Get(benchmark::State& state, StoreKind kind) {
   std::uint64_t hits = 0;
   store.attach_thread();
   for (auto _ : state) {
-    hkv::ValueRef v = store.get(key_at(key_index(rng.next())));
+    hkv::ValueRef v = store.get(key_at(key_index(rng.next())), 0).value;
     hits += static_cast<bool>(v);
     benchmark::DoNotOptimize(v.get());
     if ((++ops % kQuiescentEvery) == 0) store.quiescent();
@@ -74,9 +74,9 @@ void BM_Mix80Get20Put(benchmark::State& state, StoreKind kind) {
     std::uint64_t r = rng.next();
     std::string_view key = key_at(key_index(r));
     if (static_cast<std::uint32_t>(r) % 5 == 0) {
-      benchmark::DoNotOptimize(store.put(key, value));
+      benchmark::DoNotOptimize(store.put(key, value, hkv::ValueMeta{}));
     } else {
-      hkv::ValueRef v = store.get(key);
+      hkv::ValueRef v = store.get(key, 0).value;
       misses += !v;
       benchmark::DoNotOptimize(v.get());
     }
@@ -102,11 +102,11 @@ bool preload() {
   for (std::size_t i = 0; i < kValueBytes; ++i) g_value[i] = static_cast<char>('a' + i % 26);
   const std::string_view value(g_value, kValueBytes);
   for (StoreKind kind : {StoreKind::lockfree, StoreKind::sharded}) {
-    auto store = hkv::make_store(kind, kCapacity);
+    auto store = hkv::make_store(kind, hkv::StoreOptions{kCapacity, 0});
     store->attach_thread();
-    for (std::size_t i = 0; i < kKeys; ++i) store->put(key_at(i), value);
+    for (std::size_t i = 0; i < kKeys; ++i) store->put(key_at(i), value, hkv::ValueMeta{});
     bool ok = store->size() == kKeys;
-    for (std::size_t i = 0; ok && i < kKeys; ++i) ok = static_cast<bool>(store->get(key_at(i)));
+    for (std::size_t i = 0; ok && i < kKeys; ++i) ok = static_cast<bool>(store->get(key_at(i), 0).value);
     store->detach_thread();  // an attached idle thread would hold back every grace period
     if (!ok) {
       std::fprintf(stderr, "preload failed\n");

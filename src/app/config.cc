@@ -2,6 +2,8 @@
 // Command-line parsing (CLI11). Sizes accept suffixes such as 512KiB or 2MiB.
 #include "app/config.h"
 
+#include "app/cache_headers.h"
+
 #include <sched.h>
 
 #include <CLI/CLI.hpp>
@@ -61,6 +63,16 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   app.add_option("--initial-capacity", c.initial_capacity, "Entries the table is pre-sized for")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32))
       ->capture_default_str();
+  app.add_option("--max-memory", c.max_memory,
+                 "Memory for keys, values and per-entry overhead; beyond it SIEVE evicts. "
+                 "Suffixes: KiB, MiB, GiB. 0 = unbounded")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str("0");
+  app.add_option("--default-ttl", c.default_ttl_s,
+                 "Seconds a stored key lives when the write names no TTL (?ttl= or Cache-Control: "
+                 "max-age); 0 = forever")
+      ->check(CLI::Range(std::uint64_t{0}, kMaxTtlSeconds))
+      ->capture_default_str();
   std::string store = "lockfree";
   app.add_option("--store", store, "Store implementation: lockfree (liburcu QSBR hash table) or sharded (mutexes)")
       ->check(CLI::IsMember({"lockfree", "sharded"}))
@@ -89,6 +101,9 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   }
   c.concurrency_limit = limit;
   if (c.threads == 0) c.threads = available_cores();
+  if (c.max_memory == 0) {
+    c.warnings.push_back("no --max-memory: the store grows until the machine runs out of memory");
+  }
   return c;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <variant>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@ struct Config {
   bool pin_threads = false;  // worker i runs only on the i-th allowed core
   int concurrency_limit = 250;
   std::size_t initial_capacity = 1'000'000;
+  std::uint64_t max_memory = 0;     // bytes for items; 0 = unbounded
+  std::uint64_t default_ttl_s = 0;  // 0 = keys never expire unless a write says so
   StoreKind store = StoreKind::lockfree;
   double shutdown_timeout_s = 5.0;
   std::string log_level = "info";

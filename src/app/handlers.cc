@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: MIT
-// Request handling: GET / greeting, GET/HEAD /get/{key}, POST/PUT/DELETE /store/{key}.
-// Stored values are lent to the response (no copy); the response releases them once sent.
+// Request handling: GET / greeting, GET/HEAD /get/{key}, POST/PUT/DELETE /store/{key}, GET
+// /metrics and /stats. Stored values are lent to the response (no copy); the response releases
+// them once sent.
 #include "app/handlers.h"
 
+#include <time.h>
+
+#include <charconv>
 #include <new>
 #include <string>
 
+#include "app/cache_headers.h"
 #include "http/router.h"
 
 namespace hkv::app {
 
+using http::Field;
 using http::KeyError;
 using http::Method;
 using http::RouteKind;
@@ -27,12 +33,65 @@ void key_error(http::Response& resp, KeyError e) {
   }
 }
 
+void add_number_header(http::Response& resp, std::string_view name, std::string_view prefix, std::uint64_t n) {
+  char buf[40];
+  char* p = std::copy(prefix.begin(), prefix.end(), buf);
+  p = std::to_chars(p, buf + sizeof buf, n).ptr;
+  resp.add_header(name, {buf, static_cast<std::size_t>(p - buf)});
+}
+
+void add_etag(http::Response& resp, std::uint64_t etag) {
+  std::array<char, 18> buf;
+  resp.add_header("etag", format_etag(etag, buf));
+}
+
+// A generated page (/metrics, /stats) handed to the response, which frees it once sent.
+void lend_text(http::Response& resp, std::string text, std::string_view content_type) {
+  auto* owned = new std::string(std::move(text));
+  resp.content_type = content_type;
+  resp.shared = net::ExternalBytes{owned->data(), owned->size(), owned,
+                                   [](void* p) { delete static_cast<std::string*>(p); }};
+}
+
+// If-Match as a store precondition; false (and a 400 in resp) when the header is malformed.
+bool read_if_match(const http::Request& req, EntityTagList& tags, Precondition& cond, http::Response& resp) {
+  std::optional<std::string_view> v = req.field(Field::if_match);
+  if (!v) return true;
+  std::optional<EntityTagList> parsed = parse_entity_tags(*v);
+  if (!parsed) {
+    resp.set_error(400, "malformed If-Match: expected * or a list of quoted entity tags\n");
+    return false;
+  }
+  tags = *parsed;
+  if (!tags.any && tags.strong_count == 0) {  // only weak or foreign tags: nothing can match
+    resp.set_error(412, "If-Match names no entity tag of this server\n");
+    return false;
+  }
+  cond.any = tags.any;
+  cond.etags = {tags.strong.data(), tags.strong_count};
+  return true;
+}
+
 }  // namespace
 
+std::uint64_t coarse_now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
 void KvHandler::handle(const http::Request& req, http::Response& resp) {
+  const auto started = std::chrono::steady_clock::now();
+  RouteKind kind = RouteKind::not_found;
+  route_and_answer(req, resp, kind);
+  metrics_.count_request(req.version, req.method, kind, resp.status, std::chrono::steady_clock::now() - started);
+}
+
+void KvHandler::route_and_answer(const http::Request& req, http::Response& resp, RouteKind& kind) {
   thread_local std::string key_buffer;
   resp.omit_body = req.method == Method::head;  // every HEAD answer, errors included
   http::Route route = http::route(req.target, key_buffer);
+  kind = route.kind;
   if (route.kind == RouteKind::not_found) {
     resp.set_error(404, "no such endpoint; use /get/{key} or /store/{key}\n");
     return;
@@ -50,39 +109,131 @@ void KvHandler::handle(const http::Request& req, http::Response& resp) {
     case RouteKind::root:
       resp.text = "Hello, World!";
       return;
-    case RouteKind::get_value: {
-      ValueRef v = store_.get(route.key);
-      if (!v) {
-        resp.set_error(404, "key not found\n");
-        return;
-      }
-      resp.content_type = kOctetStream;
-      resp.shared = net::ExternalBytes{v->data(), v->size(), nullptr, Value::release_fn};
-      resp.shared.owner = v.detach();
+    case RouteKind::get_value:
+      get_value(req, route.key, resp);
       return;
-    }
     case RouteKind::store_value:
       if (req.method == Method::del) {
-        if (store_.erase(route.key)) {
-          resp.status = 204;
-        } else {
-          resp.set_error(404, "key not found\n");
-        }
-        return;
+        delete_value(req, route.key, resp);
+      } else {
+        store_value(req, route.key, route.query, resp);
       }
-      try {
-        if (store_.put(route.key, req.body) == PutResult::created) {
-          resp.status = 201;
-          resp.text = "created\n";
-        } else {
-          resp.text = "replaced\n";
-        }
-      } catch (const std::bad_alloc&) {
-        resp.set_error(503, "out of memory; value not stored\n");
-      }
+      return;
+    case RouteKind::metrics:
+      lend_text(resp, registry_.prometheus_text(), "text/plain; version=0.0.4; charset=utf-8");
+      return;
+    case RouteKind::stats:
+      lend_text(resp, registry_.json(), "application/json");
       return;
     case RouteKind::not_found:
       return;
+  }
+}
+
+void KvHandler::get_value(const http::Request& req, std::string_view key, http::Response& resp) {
+  const std::uint64_t now_ms = coarse_now_ms();
+  ReadResult r = store_.get(key, now_ms);
+  if (r.expired) metrics_.expirations.add();
+  if (!r.value) {
+    metrics_.misses.add();
+    resp.set_error(404, "key not found\n");
+    return;
+  }
+  metrics_.hits.add();
+  const Value& v = *r.value;
+  std::optional<std::string_view> inm = req.field(Field::if_none_match);
+  std::optional<EntityTagList> tags;
+  if (inm) tags = parse_entity_tags(*inm);
+  if (inm && !tags) {
+    resp.set_error(400, "malformed If-None-Match: expected * or a list of quoted entity tags\n");
+    return;
+  }
+  add_etag(resp, v.etag());
+  if (const std::uint64_t expires = v.expires_at_ms(); expires != 0) {
+    add_number_header(resp, "cache-control", "max-age=", (expires - now_ms + 999) / 1000);
+  }
+  const std::uint64_t now_s = now_ms / 1000;
+  add_number_header(resp, "age", "", now_s > v.stored_at_s() ? now_s - v.stored_at_s() : 0);
+  if (tags && tags->matches_weak(v.etag())) {
+    resp.status = 304;
+    return;
+  }
+  resp.content_type = v.content_type().empty() ? kOctetStream : v.content_type();
+  resp.shared = net::ExternalBytes{v.data(), v.size(), nullptr, Value::release_fn};
+  resp.shared.owner = r.value.detach();
+}
+
+void KvHandler::store_value(const http::Request& req, std::string_view key, std::string_view query,
+                            http::Response& resp) {
+  TtlParse ttl = parse_ttl(http::query_param(query, "ttl"), req.field(Field::cache_control));
+  if (ttl.error != nullptr) {
+    resp.set_error(400, ttl.error);
+    return;
+  }
+  const http::RequestFields* fields = req.fields;
+  if (fields != nullptr && fields->count(Field::content_type) > 1) {
+    resp.set_error(400, "more than one Content-Type\n");
+    return;
+  }
+  std::string_view type = req.field(Field::content_type).value_or("");
+  if (type.size() > Value::kMaxTypeBytes) {
+    resp.set_error(400, "Content-Type longer than 255 bytes\n");
+    return;
+  }
+  if (type == kOctetStream) type = {};  // the default is not stored
+  EntityTagList tags;
+  Precondition cond;
+  if (!read_if_match(req, tags, cond, resp)) return;
+
+  ValueMeta meta;
+  meta.content_type = type;
+  meta.stored_at_ms = coarse_now_ms();
+  const std::uint64_t ttl_s = ttl.seconds.value_or(options_.default_ttl_s);
+  if (ttl_s != 0) meta.expires_at_ms = meta.stored_at_ms + ttl_s * 1000;
+  WriteResult w;
+  try {
+    w = store_.put(key, req.body, meta, cond);
+  } catch (const std::bad_alloc&) {
+    resp.set_error(503, "out of memory; value not stored\n");
+    return;
+  }
+  metrics_.evictions.add(w.evicted);
+  switch (w.status) {
+    case WriteStatus::created:
+      resp.status = 201;
+      resp.text = "created\n";
+      add_etag(resp, w.etag);
+      break;
+    case WriteStatus::replaced:
+      resp.text = "replaced\n";
+      add_etag(resp, w.etag);
+      break;
+    case WriteStatus::precondition_failed:
+      resp.set_error(412, "If-Match does not match the current value\n");
+      return;
+    case WriteStatus::too_large:
+      resp.set_error(413, "value larger than --max-memory\n");
+      return;
+    case WriteStatus::removed:
+    case WriteStatus::not_found:
+      return;
+  }
+}
+
+void KvHandler::delete_value(const http::Request& req, std::string_view key, http::Response& resp) {
+  EntityTagList tags;
+  Precondition cond;
+  if (!read_if_match(req, tags, cond, resp)) return;
+  switch (store_.erase(key, coarse_now_ms(), cond).status) {
+    case WriteStatus::removed:
+      resp.status = 204;
+      break;
+    case WriteStatus::precondition_failed:
+      resp.set_error(412, "If-Match does not match the current value\n");
+      break;
+    default:
+      resp.set_error(404, "key not found\n");
+      break;
   }
 }
 

@@ -1,19 +1,40 @@
 // SPDX-License-Identifier: MIT
-// KvHandler: the HTTP interface of the cache — routes a request and answers it from the store.
+// KvHandler: the HTTP interface of the cache — routes a request and answers it from the store,
+// with TTLs, entity tags, conditional requests, and the /metrics and /stats pages.
 #pragma once
 
+#include <cstdint>
+
+#include "app/metrics.h"
 #include "http/request.h"
 #include "store/store.h"
 
 namespace hkv::app {
 
+struct HandlerOptions {
+  std::uint64_t default_ttl_s = 0;  // applied when a write names no TTL; 0 = never expires
+};
+
 class KvHandler final : public http::RequestHandler {
  public:
-  explicit KvHandler(Store& store) : store_(store) {}
+  KvHandler(Store& store, WorkerMetrics& metrics, const MetricsRegistry& registry, HandlerOptions options)
+      : store_(store), metrics_(metrics), registry_(registry), options_(options) {}
   void handle(const http::Request& req, http::Response& resp) override;
 
  private:
+  void route_and_answer(const http::Request& req, http::Response& resp, http::RouteKind& kind);
+  void get_value(const http::Request& req, std::string_view key, http::Response& resp);
+  void store_value(const http::Request& req, std::string_view key, std::string_view query, http::Response& resp);
+  void delete_value(const http::Request& req, std::string_view key, http::Response& resp);
+
   Store& store_;
+  WorkerMetrics& metrics_;
+  const MetricsRegistry& registry_;
+  HandlerOptions options_;
 };
+
+// Wall-clock milliseconds since the epoch, at the kernel's tick resolution (cheap; expiry and
+// Age only need seconds).
+std::uint64_t coarse_now_ms();
 
 }  // namespace hkv::app

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "app/metrics.h"
 #include "app/worker.h"
 #include "http/admission.h"
 #include "net/listener.h"
@@ -30,8 +31,13 @@ int run_server(const Config& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto store = make_store(config.store, config.initial_capacity);
+  StoreOptions store_options;
+  store_options.initial_capacity = config.initial_capacity;
+  store_options.max_memory = config.max_memory;
+  auto store = make_store(config.store, store_options);
   http::AdmissionGate gate(config.concurrency_limit);
+  MetricsRegistry metrics(config.threads, *store, gate);
+  HandlerOptions handler_options{config.default_ttl_s};
   auto timeout = std::chrono::milliseconds(static_cast<long>(config.shutdown_timeout_s * 1000));
 
   net::ListenOptions listen;
@@ -41,17 +47,20 @@ int run_server(const Config& config) {
   try {
     listen.port = net::claim_port(listen);  // refuse a port another process (even hkv) listens on
     for (int i = 0; i < config.threads; ++i) {
-      workers.push_back(std::make_unique<Worker>(listen, config.http, *store, gate, timeout));
+      workers.push_back(std::make_unique<Worker>(listen, config.http, *store, gate, timeout, metrics.worker(i),
+                                                 metrics, handler_options));
     }
   } catch (const std::exception& e) {
     spdlog::critical("cannot listen: {}", e.what());
     return 1;
   }
   bool v6 = config.bind.find(':') != std::string::npos;
-  spdlog::info("hkv {} listening on {}{}{}:{} threads={}{} store={} concurrency-limit={} max-value-size={}",
-               kVersion, v6 ? "[" : "", config.bind, v6 ? "]" : "", listen.port, config.threads,
-               config.pin_threads ? " (pinned)" : "", store_name(config.store), config.concurrency_limit,
-               config.http.max_value_size);
+  spdlog::info(
+      "hkv {} listening on {}{}{}:{} threads={}{} store={} concurrency-limit={} max-value-size={} max-memory={} "
+      "default-ttl={}s",
+      kVersion, v6 ? "[" : "", config.bind, v6 ? "]" : "", listen.port, config.threads,
+      config.pin_threads ? " (pinned)" : "", store_name(config.store), config.concurrency_limit,
+      config.http.max_value_size, config.max_memory, config.default_ttl_s);
   std::vector<int> cpus = allowed_cpus();
   for (std::size_t i = 0; i < workers.size(); ++i) {
     int cpu = config.pin_threads && !cpus.empty() ? cpus[i % cpus.size()] : -1;

@@ -8,14 +8,18 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace hkv::app {
 
 Worker::Worker(const net::ListenOptions& listen, const http::HttpLimits& limits, Store& store,
-               http::AdmissionGate& gate, std::chrono::milliseconds shutdown_timeout)
+               http::AdmissionGate& gate, std::chrono::milliseconds shutdown_timeout, WorkerMetrics& metrics,
+               const MetricsRegistry& registry, HandlerOptions handler_options)
     : store_(store),
+      metrics_(metrics),
       shutdown_timeout_(shutdown_timeout),
       admission_(gate, [this] { loop_.wake(); }),
-      handler_(store),
+      handler_(store, metrics, registry, handler_options),
       ctx_{handler_, admission_, limits} {
   gate.register_queue(&admission_);
   listener_ = std::make_unique<net::Listener>(loop_, listen, [this](int fd) { accept(fd); });
@@ -55,6 +59,8 @@ void Worker::join() {
 void Worker::accept(int fd) {
   auto* c = new net::Connection(loop_, fd, *this);
   c->set_protocol(http::make_protocol_sniffer(*c, ctx_));
+  metrics_.connections_accepted.add();
+  metrics_.connections_open.add();
   c->next = live_;
   if (live_ != nullptr) live_->prev = c;
   live_ = c;
@@ -65,6 +71,7 @@ void Worker::connection_closed(net::Connection* c) {
   if (c->next != nullptr) c->next->prev = c->prev;
   if (live_ == c) live_ = c->next;
   c->prev = c->next = nullptr;
+  metrics_.connections_open.sub();
   closed_.push_back(c);  // freed at the end of the turn, outside its own callbacks
 }
 
@@ -90,6 +97,7 @@ void Worker::end_of_turn() {
       c->tick(now_ms);
       c = next;
     }
+    sweep_expired();
   }
   for (net::Connection* c : closed_) delete c;
   closed_.clear();
@@ -101,6 +109,16 @@ void Worker::end_of_turn() {
     for (net::Connection* c : closed_) delete c;
     closed_.clear();
     loop_.stop();
+  }
+}
+
+// Background expiry, a slice per tick: every worker looks at 1/256 of the keys (at least 256)
+// every 100 ms, so a full pass over the store takes about 25 s / workers and no pass stops the
+// world: the store holds one shard lock at a time for at most 256 values.
+void Worker::sweep_expired() {
+  const std::size_t visits = std::max<std::size_t>(256, store_.size() / 256);
+  if (std::size_t removed = store_.reap_expired(coarse_now_ms(), visits); removed != 0) {
+    metrics_.expirations.add(removed);
   }
 }
 

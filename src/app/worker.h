@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "app/handlers.h"
+#include "app/metrics.h"
 #include "http/admission.h"
 #include "http/context.h"
 #include "net/connection.h"
@@ -23,7 +24,8 @@ class Worker final : public net::ConnectionOwner {
  public:
   // Opens the listening socket now (so bind errors surface before any thread starts).
   Worker(const net::ListenOptions& listen, const http::HttpLimits& limits, Store& store,
-         http::AdmissionGate& gate, std::chrono::milliseconds shutdown_timeout);
+         http::AdmissionGate& gate, std::chrono::milliseconds shutdown_timeout, WorkerMetrics& metrics,
+         const MetricsRegistry& registry, HandlerOptions handler_options);
   ~Worker() override;
 
   // Starts the thread; cpu >= 0 pins it to that CPU.
@@ -40,7 +42,10 @@ class Worker final : public net::ConnectionOwner {
   void begin_shutdown();
   void end_of_turn();
 
+  void sweep_expired();
+
   Store& store_;
+  WorkerMetrics& metrics_;
   std::chrono::milliseconds shutdown_timeout_;
   net::EventLoop loop_;
   http::AdmissionQueue admission_;

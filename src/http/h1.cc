@@ -158,6 +158,8 @@ void H1Session::finish_header() {
     wants_h2c_ = has_token(value_, "h2c");
   } else if (iequals(field_, "http2-settings")) {
     http2_settings_ = value_;
+  } else if (std::optional<Field> f = kept_field(field_)) {
+    fields_.add(*f, value_);
   }
   field_.clear();
   value_.clear();
@@ -230,6 +232,7 @@ void H1Session::dispatch() {
   req.method_name = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
   req.target = target_;
   req.body = body_;
+  req.fields = &fields_;
   req.version = HttpVersion::h1;
   Response resp;
   ctx_.handler.handle(req, resp);
@@ -246,6 +249,7 @@ bool H1Session::try_upgrade() {
   up.method_name = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
   up.target = target_;
   up.body = body_;
+  up.fields = &fields_;
   up.http2_settings = http2_settings_;
   up.slots_held = held_slots_ + 1;  // the slot of this request travels to stream 1
   auto h2 = upgrade_to_h2(conn_, ctx_, up);
@@ -261,6 +265,7 @@ void H1Session::reset_request() {
   body_.clear();
   if (body_.capacity() > 64 * 1024) body_.shrink_to_fit();
   http2_settings_.clear();
+  fields_.clear();
   wants_h2c_ = false;
   expect_continue_ = false;
   error_status_ = 0;

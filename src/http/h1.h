@@ -45,6 +45,7 @@ class H1Session final : public net::Protocol, public AdmissionWaiter {
   std::string field_;
   std::string value_;
   std::string http2_settings_;
+  RequestFields fields_;
   std::size_t header_bytes_ = 0;
   bool in_value_ = false;
   bool in_message_ = false;

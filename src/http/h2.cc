@@ -27,6 +27,7 @@ struct Stream {
   std::string method_name;
   std::string path;
   std::string body;
+  RequestFields fields;
   bool body_too_large = false;
   bool holds_slot = false;
   bool parked = false;
@@ -194,6 +195,7 @@ bool H2Session::init(const UpgradeRequest* up) {
     s->method_name = up->method_name;
     s->path = up->target;
     s->body = up->body;
+    if (up->fields != nullptr) s->fields = *up->fields;
     s->holds_slot = true;
     ++slots_held_;
     dispatch(s);
@@ -225,6 +227,8 @@ int H2Session::on_header(nghttp2_session* session, const nghttp2_frame* frame, c
     s->method = to_method(v);
   } else if (n == ":path") {
     s->path = v;
+  } else if (std::optional<Field> f = kept_field(n)) {
+    s->fields.add(*f, v);
   }
   return 0;
 }
@@ -320,6 +324,7 @@ void H2Session::dispatch(Stream* s) {
   req.method_name = s->method_name;
   req.target = s->path;
   req.body = s->body;
+  req.fields = &s->fields;
   req.version = HttpVersion::h2;
   if (s->body_too_large) {
     s->resp.set_error(413, "request body larger than --max-value-size\n");
@@ -329,16 +334,17 @@ void H2Session::dispatch(Stream* s) {
   std::string().swap(s->body);
   const Response& r = s->resp;
   std::to_chars(s->status, s->status + 3, r.status);
-  nghttp2_nv nva[4];
+  nghttp2_nv nva[4 + Response::kMaxExtraHeaders];
   std::size_t n = 0;
   nva[n++] = make_nv(":status", {s->status, 3});
-  const bool has_body = r.status != 204 && r.status >= 200;
+  const bool has_body = !r.bodiless_status();
   if (has_body) {
     nva[n++] = make_nv("content-type", r.content_type);
     char* end = std::to_chars(s->length, s->length + sizeof s->length, r.body_size()).ptr;
     nva[n++] = make_nv("content-length", {s->length, static_cast<std::size_t>(end - s->length)});
   }
   if (!r.allow.empty()) nva[n++] = make_nv("allow", r.allow);
+  for (std::size_t i = 0; i < r.extra_count; ++i) nva[n++] = make_nv(r.extra[i].first, r.extra[i].second);
   nghttp2_data_provider provider{};
   provider.source.ptr = s;
   provider.read_callback = read_body;

@@ -17,6 +17,7 @@ struct UpgradeRequest {
   std::string_view method_name;
   std::string_view target;
   std::string_view body;
+  const RequestFields* fields = nullptr;
   std::string_view http2_settings;  // base64url SETTINGS payload from the HTTP2-Settings header
   int slots_held = 0;               // admission slots the HTTP/1.1 session hands over
 };

@@ -30,11 +30,14 @@ std::string_view status_reason(std::uint16_t status) {
     case 200: return "OK";
     case 201: return "Created";
     case 204: return "No Content";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 411: return "Length Required";
+    case 412: return "Precondition Failed";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 417: return "Expectation Failed";
@@ -63,12 +66,12 @@ std::string_view http_date() {
 void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOptions& opts) {
   const bool has_shared = resp.shared.owner != nullptr;
   const std::size_t body_size = resp.body_size();
-  // 204 and 1xx carry no Content-Length and no body.
-  const bool no_length = resp.status == 204 || resp.status < 200;
+  const bool no_length = resp.bodiless_status();
   const bool send_body = !resp.omit_body && !no_length;
   const bool copy_body = send_body && (!has_shared || body_size < kCopyBodyBelow);
 
   std::size_t max = 256 + resp.content_type.size() + resp.allow.size() + (copy_body ? body_size : 0);
+  for (std::size_t i = 0; i < resp.extra_count; ++i) max += resp.extra[i].first.size() + resp.extra[i].second.size() + 4;
   char* start = out.prepare(max);
   char* p = start;
   p = put(p, opts.http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
@@ -86,6 +89,12 @@ void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOp
   if (!resp.allow.empty()) {
     p = put(p, "\r\nAllow: ");
     p = put(p, resp.allow);
+  }
+  for (std::size_t i = 0; i < resp.extra_count; ++i) {
+    p = put(p, "\r\n");
+    p = put(p, resp.extra[i].first);
+    p = put(p, ": ");
+    p = put(p, resp.extra[i].second);
   }
   if (!opts.keep_alive) {
     p = put(p, "\r\nConnection: close");

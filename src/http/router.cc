@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Routing table and percent-decoding of the one-segment key.
+// Routing table, percent-decoding of the one-segment key, and query parameters.
 #include "http/router.h"
 
 namespace hkv::http {
@@ -57,20 +57,45 @@ Route route(std::string_view target, std::string& key_buffer) {
   std::size_t end = 0;  // one pass; find_first_of("?#") calls memchr once per character
   while (end < target.size() && target[end] != '?' && target[end] != '#') ++end;
   std::string_view path = target.substr(0, end);
-  if (path == "/") return Route{RouteKind::root, KeyError::none, {}};
+  Route r;
   constexpr std::string_view kGet = "/get/";
   constexpr std::string_view kStore = "/store/";
-  if (path.starts_with(kGet)) return key_route(RouteKind::get_value, path.substr(kGet.size()), key_buffer);
-  if (path.starts_with(kStore)) {
-    return key_route(RouteKind::store_value, path.substr(kStore.size()), key_buffer);
+  if (path.starts_with(kGet)) {
+    r = key_route(RouteKind::get_value, path.substr(kGet.size()), key_buffer);
+  } else if (path.starts_with(kStore)) {
+    r = key_route(RouteKind::store_value, path.substr(kStore.size()), key_buffer);
+  } else if (path == "/") {
+    r.kind = RouteKind::root;
+  } else if (path == "/metrics") {
+    r.kind = RouteKind::metrics;
+  } else if (path == "/stats") {
+    r.kind = RouteKind::stats;
   }
-  return Route{};
+  if (end < target.size() && target[end] == '?') {
+    std::string_view rest = target.substr(end + 1);
+    r.query = rest.substr(0, rest.find('#'));
+  }
+  return r;
+}
+
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    std::size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
 }
 
 std::string_view allowed_methods(RouteKind kind) {
   switch (kind) {
     case RouteKind::root:
     case RouteKind::get_value:
+    case RouteKind::metrics:
+    case RouteKind::stats:
       return "GET, HEAD";
     case RouteKind::store_value:
       return "POST, PUT, DELETE";
@@ -84,6 +109,8 @@ bool method_allowed(RouteKind kind, Method m) {
   switch (kind) {
     case RouteKind::root:
     case RouteKind::get_value:
+    case RouteKind::metrics:
+    case RouteKind::stats:
       return m == Method::get || m == Method::head;
     case RouteKind::store_value:
       return m == Method::post || m == Method::put || m == Method::del;

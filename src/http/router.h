@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,15 +13,19 @@ namespace hkv::http {
 
 inline constexpr std::size_t kMaxKeyBytes = 250;
 
-enum class RouteKind { root, get_value, store_value, not_found };
+enum class RouteKind { root, get_value, store_value, metrics, stats, not_found };
 
 enum class KeyError { none, empty, bad_encoding, too_long };
 
 struct Route {
   RouteKind kind = RouteKind::not_found;
   KeyError key_error = KeyError::none;
-  std::string_view key;  // decoded; points into the caller's buffer
+  std::string_view key;    // decoded; points into the caller's buffer
+  std::string_view query;  // after '?', up to any '#'; still percent-encoded
 };
+
+// The raw value of `name` in a query string ("a=1&ttl=60"), or nullopt when absent.
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name);
 
 // Percent-decodes `in` into `out` (cleared first). Returns false on a malformed escape.
 // '+' is kept as '+' (it only means space in form bodies, not in paths).

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Sharded-mutex store: the fine-grained locking baseline the lock-free store is measured against.
-// 64 shards, each a mutex-protected unordered_map keyed by views of the values' own key bytes;
+// StoreCore's 64 shards each guard an unordered_map keyed by views of the values' own key bytes;
 // readers lock one shard briefly.
 #include <array>
 #include <mutex>
 #include <unordered_map>
-#include <utility>
 
-#include "store/store.h"
+#include "store/store_core.h"
 
 namespace hkv {
 namespace {
@@ -21,73 +20,88 @@ struct KeyEq {
   bool operator()(std::string_view a, std::string_view b) const { return a == b; }
 };
 
-class ShardedStore final : public Store {
+// Table memory per entry outside the value: a hash node (key view, pointer, cached hash, next:
+// a 48-byte allocation with its header) and a bucket pointer.
+constexpr std::size_t kTableBytesPerItem = 56;
+
+class ShardedStore final : public StoreCore {
  public:
-  explicit ShardedStore(std::size_t initial_capacity) {
-    for (auto& s : shards_) s.map.reserve(initial_capacity / kShards + 1);
+  explicit ShardedStore(const StoreOptions& options) : StoreCore(options, sizeof(SieveHook), kTableBytesPerItem) {
+    for (auto& m : maps_) m.map.reserve(options.initial_capacity / kShards + 1);
   }
 
-  ValueRef get(std::string_view key) override {
-    std::size_t h = hash_key(key);
-    Shard& s = shard_for(h);
-    std::lock_guard lock(s.mu);
-    auto it = s.map.find(key);
-    return it == s.map.end() ? ValueRef() : it->second;
+  ~ShardedStore() override {
+    for (auto& m : maps_) {
+      for (auto& [key, v] : m.map) v->release();
+    }
   }
 
-  PutResult put(std::string_view key, std::string_view bytes) override {
-    ValueRef value = Value::make(key, bytes);
-    Shard& s = shard_for(hash_key(key));
-    ValueRef old;  // released after the lock is dropped
-    std::lock_guard lock(s.mu);
-    auto it = s.map.find(key);
-    if (it == s.map.end()) {
-      std::string_view stored_key = value->key();
-      s.map.emplace(stored_key, std::move(value));
-      return PutResult::created;
+  ReadResult get(std::string_view key, std::uint64_t now_ms) override {
+    const std::size_t hash = hash_key(key);
+    Map& m = maps_[shard_of(hash)];
+    ReadResult result;
+    {
+      std::lock_guard lock(m.mu);
+      auto it = m.map.find(key);
+      if (it == m.map.end()) return result;
+      Value* v = it->second;
+      if (!v->expired(now_ms)) {
+        v->mark_visited();
+        result.value = ValueRef::share(v);
+        return result;
+      }
+      result.value = ValueRef::share(v);  // keeps it alive until it is removed below
+    }
+    result.expired = remove_if_current(hash, result.value.get());
+    result.value = ValueRef();
+    return result;
+  }
+
+ protected:
+  Value* find_locked(std::size_t shard, std::size_t, std::string_view key) override {
+    Map& m = maps_[shard];
+    std::lock_guard lock(m.mu);
+    auto it = m.map.find(key);
+    return it == m.map.end() ? nullptr : it->second;
+  }
+
+  Value* replace_locked(std::size_t shard, std::size_t, Value* v) override {
+    Map& m = maps_[shard];
+    std::lock_guard lock(m.mu);
+    auto it = m.map.find(v->key());
+    if (it == m.map.end()) {
+      m.map.emplace(v->key(), v);
+      return nullptr;
     }
     // The map's key views the old value's bytes: re-key the node before that value can go.
-    auto node = s.map.extract(it);
-    node.key() = value->key();
-    old = std::exchange(node.mapped(), std::move(value));
-    s.map.insert(std::move(node));
-    return PutResult::replaced;
+    auto node = m.map.extract(it);
+    node.key() = v->key();
+    Value* old = std::exchange(node.mapped(), v);
+    m.map.insert(std::move(node));
+    return old;
   }
 
-  bool erase(std::string_view key) override {
-    Shard& s = shard_for(hash_key(key));
-    std::lock_guard lock(s.mu);
-    auto it = s.map.find(key);
-    if (it == s.map.end()) return false;
-    s.map.erase(it);
-    return true;
+  void remove_locked(std::size_t shard, Value* v) override {
+    Map& m = maps_[shard];
+    std::lock_guard lock(m.mu);
+    m.map.erase(v->key());
   }
 
-  std::size_t size() const override {
-    std::size_t n = 0;
-    for (auto& s : shards_) {
-      std::lock_guard lock(s.mu);
-      n += s.map.size();
-    }
-    return n;
-  }
+  void retire(Value* v) override { v->release(); }
 
  private:
-  static constexpr std::size_t kShards = 64;
-  struct alignas(64) Shard {
-    mutable std::mutex mu;
-    std::unordered_map<std::string_view, ValueRef, KeyHash, KeyEq> map;  // keys view the values
+  // Readers lock only the map; writers hold StoreCore's shard lock and then this one.
+  struct alignas(64) Map {
+    std::mutex mu;
+    std::unordered_map<std::string_view, Value*, KeyHash, KeyEq> map;  // holds one reference each
   };
-  // The low bits pick the bucket inside a shard's map; use high bits for the shard.
-  Shard& shard_for(std::size_t h) { return shards_[(h >> 58) % kShards]; }
-
-  std::array<Shard, kShards> shards_;
+  std::array<Map, kShards> maps_;
 };
 
 }  // namespace
 
-std::unique_ptr<Store> make_sharded_store(std::size_t initial_capacity) {
-  return std::make_unique<ShardedStore>(initial_capacity);
+std::unique_ptr<Store> make_sharded_store(const StoreOptions& options) {
+  return std::make_unique<ShardedStore>(options);
 }
 
 }  // namespace hkv

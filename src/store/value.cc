@@ -1,27 +1,71 @@
 // SPDX-License-Identifier: MIT
-// Value allocation and release: store prefix, header, key and bytes live in one malloc'd block.
+// Value allocation, ETag computation and release: store prefix, header, key, content type and
+// bytes live in one malloc'd block.
 #include "store/value.h"
 
+#include <malloc.h>
+
+#include <cstddef>
 #include <cstdlib>
-#include <cstring>
 #include <new>
 #include <stdexcept>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 namespace hkv {
 
-static_assert(sizeof(Value) == 24, "keep the per-item header small: it is paid once per key");
+static_assert(sizeof(Value) <= 28, "keep the per-item header small: it is paid once per key");
 
-ValueRef Value::make(std::string_view key, std::string_view bytes, std::size_t prefix_bytes) {
+namespace {
+
+char* put(char* p, std::string_view s) {
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+}  // namespace
+
+Value::Value(std::size_t key_len, std::size_t type_len, std::size_t size, std::size_t prefix,
+             const ValueMeta& meta)
+    : size_(static_cast<std::uint32_t>(size)),
+      stored_at_s_(static_cast<std::uint32_t>(meta.stored_at_ms / 1000)),
+      key_len_(static_cast<std::uint8_t>(key_len)),
+      type_len_(static_cast<std::uint8_t>(type_len)),
+      prefix_(static_cast<std::uint8_t>(prefix)),
+      flags_(meta.expires_at_ms != 0 ? kHasExpiry : 0) {
+  static_assert(offsetof(Value, etag_) + sizeof etag_ == kHeaderBytes, "kHeaderBytes is the packed header");
+}
+
+ValueRef Value::make(std::string_view key, std::string_view bytes, const ValueMeta& meta,
+                     std::size_t prefix_bytes) {
   if (key.size() > kMaxKeyBytes) throw std::length_error("key longer than 255 bytes");
+  if (meta.content_type.size() > kMaxTypeBytes) throw std::length_error("content type longer than 255 bytes");
   if (bytes.size() > kMaxBytes) throw std::length_error("value larger than 4 GiB");
   if (prefix_bytes > 255 || prefix_bytes % 8 != 0) throw std::invalid_argument("bad value prefix");
-  auto* raw = static_cast<char*>(std::malloc(prefix_bytes + sizeof(Value) + key.size() + bytes.size()));
+  const std::size_t expiry = meta.expires_at_ms != 0 ? 8 : 0;
+  const std::size_t total =
+      prefix_bytes + kHeaderBytes + expiry + key.size() + meta.content_type.size() + bytes.size();
+  auto* raw = static_cast<char*>(std::malloc(total));
   if (raw == nullptr) throw std::bad_alloc();
-  auto* v = new (raw + prefix_bytes) Value(key.size(), bytes.size(), prefix_bytes);
-  char* p = reinterpret_cast<char*>(v + 1);
-  if (!key.empty()) std::memcpy(p, key.data(), key.size());
-  if (!bytes.empty()) std::memcpy(p + key.size(), bytes.data(), bytes.size());
+  auto* v = new (raw + prefix_bytes) Value(key.size(), meta.content_type.size(), bytes.size(), prefix_bytes, meta);
+  char* p = v->tail();
+  if (expiry != 0) {
+    std::memcpy(p, &meta.expires_at_ms, sizeof meta.expires_at_ms);
+    p += sizeof meta.expires_at_ms;
+  }
+  p = put(p, key);
+  p = put(p, meta.content_type);
+  put(p, bytes);
+  const std::uint64_t type_hash = XXH3_64bits(meta.content_type.data(), meta.content_type.size());
+  const std::uint64_t etag = XXH3_64bits_withSeed(bytes.data(), bytes.size(), type_hash);
+  std::memcpy(v->etag_, &etag, sizeof etag);
   return ValueRef::adopt(v);
+}
+
+std::size_t Value::footprint() const {
+  // glibc keeps an 8-byte size word in front of each chunk, outside the usable size.
+  return malloc_usable_size(const_cast<Value*>(this)->prefix()) + sizeof(std::size_t);
 }
 
 void Value::release() {

@@ -235,7 +235,7 @@ class CurlTest(ServerCase):
         self.assertEqual(self.curl(self.srv.url + "/get/c1")[0], 404)
 
     def test_head_with_curl(self):
-        self.assertEqual(self.curl("--data-binary", "x" * 7, self.srv.url + "/store/c2")[0], 201)
+        self.assertEqual(self.curl("-H", "Content-Type:", "--data-binary", "x" * 7, self.srv.url + "/store/c2")[0], 201)
         status, body, err = self.curl("-I", self.srv.url + "/get/c2")
         self.assertEqual(status, 200)
         self.assertIn("content-length: 7", body.decode().lower())

@@ -19,8 +19,14 @@ namespace {
 
 using namespace std::string_literals;
 
+WriteStatus put_in(Store& s, std::string_view key, std::string_view value) {
+  return s.put(key, value, ValueMeta{}).status;
+}
+ValueRef get_in(Store& s, std::string_view key) { return s.get(key, 0).value; }
+bool erase_in(Store& s, std::string_view key) { return s.erase(key, 0).status == WriteStatus::removed; }
+
 std::optional<std::string> get_str(Store& s, std::string_view key) {
-  ValueRef v = s.get(key);
+  ValueRef v = get_in(s, key);
   if (!v) return std::nullopt;
   return std::string(v->bytes());
 }
@@ -28,7 +34,7 @@ std::optional<std::string> get_str(Store& s, std::string_view key) {
 class StoreTest : public ::testing::TestWithParam<StoreKind> {
  protected:
   void SetUp() override {
-    store_ = make_store(GetParam(), 16);
+    store_ = make_store(GetParam(), StoreOptions{16, 0});
     ASSERT_NE(store_, nullptr);
     store_->attach_thread();
   }
@@ -36,50 +42,50 @@ class StoreTest : public ::testing::TestWithParam<StoreKind> {
     store_->detach_thread();
     store_.reset();
   }
-  PutResult put(std::string_view key, std::string_view value) {
-    return store_->put(key, value);
+  WriteStatus put(std::string_view key, std::string_view value) {
+    return put_in(*store_, key, value);
   }
   std::unique_ptr<Store> store_;
 };
 
 TEST_P(StoreTest, GetMissingIsEmpty) {
-  EXPECT_FALSE(store_->get("nope"));
+  EXPECT_FALSE(get_in(*store_, "nope"));
   EXPECT_EQ(store_->size(), 0u);
 }
 
 TEST_P(StoreTest, PutCreatesThenReplaces) {
-  EXPECT_EQ(put("k", "v1"), PutResult::created);
+  EXPECT_EQ(put("k", "v1"), WriteStatus::created);
   EXPECT_EQ(get_str(*store_, "k"), "v1");
-  EXPECT_EQ(put("k", "second"), PutResult::replaced);
+  EXPECT_EQ(put("k", "second"), WriteStatus::replaced);
   EXPECT_EQ(get_str(*store_, "k"), "second");
   EXPECT_EQ(store_->size(), 1u);
-  EXPECT_FALSE(store_->get("K"));  // keys are case-sensitive
+  EXPECT_FALSE(get_in(*store_, "K"));  // keys are case-sensitive
 }
 
 TEST_P(StoreTest, EraseReportsWhetherKeyExisted) {
   put("a", "1");
   put("b", "2");
-  EXPECT_TRUE(store_->erase("a"));
-  EXPECT_FALSE(store_->get("a"));
-  EXPECT_FALSE(store_->erase("a"));
-  EXPECT_FALSE(store_->erase("never-there"));
+  EXPECT_TRUE(erase_in(*store_, "a"));
+  EXPECT_FALSE(get_in(*store_, "a"));
+  EXPECT_FALSE(erase_in(*store_, "a"));
+  EXPECT_FALSE(erase_in(*store_, "never-there"));
   EXPECT_EQ(get_str(*store_, "b"), "2");
   EXPECT_EQ(store_->size(), 1u);
-  EXPECT_EQ(put("a", "again"), PutResult::created);
+  EXPECT_EQ(put("a", "again"), WriteStatus::created);
   EXPECT_EQ(get_str(*store_, "a"), "again");
 }
 
 TEST_P(StoreTest, BinaryValuesAndKeysWithNulBytes) {
   const std::string value = "\0a\0b\xff\0"s;
   put("bin", value);
-  ValueRef v = store_->get("bin");
+  ValueRef v = get_in(*store_, "bin");
   ASSERT_TRUE(v);
   EXPECT_EQ(v->size(), value.size());
   EXPECT_EQ(std::string(v->bytes()), value);
 
-  EXPECT_EQ(put("k\0x"s, "x"), PutResult::created);
-  EXPECT_EQ(put("k\0y"s, "y"), PutResult::created);
-  EXPECT_EQ(put("k", "plain"), PutResult::created);
+  EXPECT_EQ(put("k\0x"s, "x"), WriteStatus::created);
+  EXPECT_EQ(put("k\0y"s, "y"), WriteStatus::created);
+  EXPECT_EQ(put("k", "plain"), WriteStatus::created);
   EXPECT_EQ(get_str(*store_, "k\0x"s), "x");
   EXPECT_EQ(get_str(*store_, "k\0y"s), "y");
   EXPECT_EQ(get_str(*store_, "k"), "plain");
@@ -87,18 +93,18 @@ TEST_P(StoreTest, BinaryValuesAndKeysWithNulBytes) {
 }
 
 TEST_P(StoreTest, EmptyValueIsPresentNotMissing) {
-  EXPECT_EQ(put("empty", ""), PutResult::created);
-  ValueRef v = store_->get("empty");
+  EXPECT_EQ(put("empty", ""), WriteStatus::created);
+  ValueRef v = get_in(*store_, "empty");
   ASSERT_TRUE(v);
   EXPECT_EQ(v->size(), 0u);
-  EXPECT_TRUE(store_->erase("empty"));
-  EXPECT_FALSE(store_->get("empty"));
+  EXPECT_TRUE(erase_in(*store_, "empty"));
+  EXPECT_FALSE(get_in(*store_, "empty"));
 }
 
 TEST_P(StoreTest, GetsShareOneValueObject) {
   put("k", "shared bytes");
-  ValueRef a = store_->get("k");
-  ValueRef b = store_->get("k");
+  ValueRef a = get_in(*store_, "k");
+  ValueRef b = get_in(*store_, "k");
   ASSERT_TRUE(a);
   EXPECT_EQ(a.get(), b.get());  // no copy per reader
   EXPECT_EQ(a->key(), "k");
@@ -107,22 +113,22 @@ TEST_P(StoreTest, GetsShareOneValueObject) {
 
 TEST_P(StoreTest, HeldValueOutlivesReplaceAndErase) {
   put("k", "original");
-  ValueRef held = store_->get("k");
+  ValueRef held = get_in(*store_, "k");
   ASSERT_TRUE(held);
   for (int i = 0; i < 1000; ++i) {
     put("k", "replacement " + std::to_string(i));
     if (i % 64 == 0) store_->quiescent();  // lets the lock-free store reclaim old entries
   }
-  EXPECT_TRUE(store_->erase("k"));
+  EXPECT_TRUE(erase_in(*store_, "k"));
   store_->quiescent();
   EXPECT_EQ(held->bytes(), "original");
 }
 
 TEST_P(StoreTest, SizeTracksManyKeysThroughGrowth) {
   constexpr int kKeys = 5000;  // far above the initial capacity of 16
-  for (int i = 0; i < kKeys; ++i) ASSERT_EQ(put("key" + std::to_string(i), std::to_string(i)), PutResult::created);
+  for (int i = 0; i < kKeys; ++i) ASSERT_EQ(put("key" + std::to_string(i), std::to_string(i)), WriteStatus::created);
   EXPECT_EQ(store_->size(), static_cast<std::size_t>(kKeys));
-  for (int i = 0; i < kKeys; i += 2) ASSERT_TRUE(store_->erase("key" + std::to_string(i)));
+  for (int i = 0; i < kKeys; i += 2) ASSERT_TRUE(erase_in(*store_, "key" + std::to_string(i)));
   EXPECT_EQ(store_->size(), static_cast<std::size_t>(kKeys / 2));
   for (int i = 0; i < kKeys; ++i) {
     auto v = get_str(*store_, "key" + std::to_string(i));
@@ -135,7 +141,7 @@ TEST_P(StoreTest, SizeTracksManyKeysThroughGrowth) {
   const std::string long_key(250, 'L');
   put(long_key, "long");
   EXPECT_EQ(get_str(*store_, long_key), "long");
-  EXPECT_FALSE(store_->get(std::string(249, 'L')));
+  EXPECT_FALSE(get_in(*store_, std::string(249, 'L')));
 }
 
 // Four threads hammer a small key set. Every value names its key, so a torn or misplaced value
@@ -148,7 +154,7 @@ TEST_P(StoreTest, ConcurrentHammerKeepsValuesIntact) {
   auto key_name = [](int k) { return "key" + std::to_string(k); };
 
   put(key_name(0), key_name(0) + ":pinned");
-  ValueRef pinned = store_->get(key_name(0));  // held by this thread across the whole run
+  ValueRef pinned = get_in(*store_, key_name(0));  // held by this thread across the whole run
   ASSERT_TRUE(pinned);
 
   std::atomic<long> bad_values{0};
@@ -173,9 +179,9 @@ TEST_P(StoreTest, ConcurrentHammerKeepsValuesIntact) {
         unsigned op = rng() % 16;
         if (op < 6) {
           std::string value = key + ":" + std::to_string(t) + ":" + std::to_string(i);
-          if (s.put(key, value) == PutResult::created) ++created[t][k];
+          if (put_in(s, key, value) == WriteStatus::created) ++created[t][k];
         } else if (op < 14) {
-          ValueRef v = s.get(key);
+          ValueRef v = get_in(s, key);
           if (v) {
             hits.fetch_add(1, std::memory_order_relaxed);
             if (!v->bytes().starts_with(key + ":")) bad_values.fetch_add(1);
@@ -185,7 +191,7 @@ TEST_P(StoreTest, ConcurrentHammerKeepsValuesIntact) {
             }
           }
         } else {
-          if (s.erase(key)) ++removed[t][k];
+          if (erase_in(s, key)) ++removed[t][k];
         }
         if (held && i % 1000 == 999) {
           if (held->bytes() != held_copy) changed_holds.fetch_add(1);
@@ -209,7 +215,7 @@ TEST_P(StoreTest, ConcurrentHammerKeepsValuesIntact) {
   for (int k = 0; k < kKeys; ++k) {
     long balance = k == 0 ? 1 : 0;  // key0 was created before the threads started
     for (int t = 0; t < kThreads; ++t) balance += created[t][k] - removed[t][k];
-    bool exists = static_cast<bool>(store_->get(key_name(k)));
+    bool exists = static_cast<bool>(get_in(*store_, key_name(k)));
     present += exists;
     EXPECT_EQ(balance, exists ? 1 : 0) << key_name(k);
   }
@@ -217,7 +223,7 @@ TEST_P(StoreTest, ConcurrentHammerKeepsValuesIntact) {
 
   // Known final state, written single-threaded after the join.
   for (int k = 0; k < kKeys; ++k) put(key_name(k), key_name(k) + ":final");
-  for (int k = 1; k < kKeys; k += 2) EXPECT_TRUE(store_->erase(key_name(k)));
+  for (int k = 1; k < kKeys; k += 2) EXPECT_TRUE(erase_in(*store_, key_name(k)));
   for (int k = 0; k < kKeys; ++k) {
     auto v = get_str(*store_, key_name(k));
     if (k % 2 == 0) {
@@ -239,7 +245,7 @@ TEST_P(StoreTest, EraseRacingWithReplaceRemovesExistingKey) {
   std::thread replacer([&] {
     store_->attach_thread();
     for (long i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-      store_->put(key, "theirs");
+      put_in(*store_, key, "theirs");
       if (i % 64 == 63) store_->quiescent();
       // Stay within a few puts of the other thread so the garbage to reclaim stays bounded.
       while (i > 4 * rounds.load(std::memory_order_relaxed) + 64 && !stop.load(std::memory_order_relaxed)) {
@@ -254,8 +260,8 @@ TEST_P(StoreTest, EraseRacingWithReplaceRemovesExistingKey) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
   long i = 0;
   for (; false_erases == 0 && (i < kRounds || std::chrono::steady_clock::now() < deadline); ++i) {
-    store_->put(key, "mine");
-    if (!store_->erase(key)) ++false_erases;
+    put_in(*store_, key, "mine");
+    if (!erase_in(*store_, key)) ++false_erases;
     if (i % 64 == 63) store_->quiescent();
     rounds.store(i + 1, std::memory_order_relaxed);
   }

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+// TTL and entity-tag parsing for the store endpoints.
+#include "app/cache_headers.h"
+
+#include <strings.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace hkv::app {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::optional<std::uint64_t> parse_seconds(std::string_view s) {
+  if (s.empty() || s.size() > 12) return std::nullopt;
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || end != s.data() + s.size() || n > kMaxTtlSeconds) return std::nullopt;
+  return n;
+}
+
+// The max-age directive of a Cache-Control value: absent, its argument, or "bad" for a
+// directive without one.
+std::optional<std::string_view> max_age_of(std::string_view cc, bool& malformed) {
+  while (!cc.empty()) {
+    std::size_t comma = cc.find(',');
+    std::string_view d = trim(cc.substr(0, comma));
+    std::size_t eq = d.find('=');
+    std::string_view name = trim(d.substr(0, eq));
+    if (name.size() == 7 && strncasecmp(name.data(), "max-age", 7) == 0) {
+      if (eq == std::string_view::npos) {
+        malformed = true;
+        return std::nullopt;
+      }
+      std::string_view arg = trim(d.substr(eq + 1));
+      if (arg.size() >= 2 && arg.front() == '"' && arg.back() == '"') arg = arg.substr(1, arg.size() - 2);
+      return arg;
+    }
+    if (comma == std::string_view::npos) break;
+    cc.remove_prefix(comma + 1);
+  }
+  return std::nullopt;
+}
+
+bool parse_hex64(std::string_view s, std::uint64_t& out) {
+  if (s.size() != 16) return false;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + 16, out, 16);
+  return ec == std::errc() && end == s.data() + 16;
+}
+
+}  // namespace
+
+TtlParse parse_ttl(std::optional<std::string_view> query_ttl, std::optional<std::string_view> cache_control) {
+  constexpr const char* kBad = "ttl must be a whole number of seconds from 0 (never expires) to 315360000\n";
+  if (query_ttl) {
+    std::optional<std::uint64_t> s = parse_seconds(*query_ttl);
+    return s ? TtlParse{s, nullptr} : TtlParse{std::nullopt, kBad};
+  }
+  if (cache_control) {
+    bool malformed = false;
+    std::optional<std::string_view> arg = max_age_of(*cache_control, malformed);
+    if (malformed) return {std::nullopt, "Cache-Control max-age needs a value, e.g. max-age=60\n"};
+    if (!arg) return {};
+    std::optional<std::uint64_t> s = parse_seconds(*arg);
+    if (!s) return {std::nullopt, "Cache-Control max-age must be a whole number of seconds from 0 to 315360000\n"};
+    return {s, nullptr};
+  }
+  return {};
+}
+
+std::string_view format_etag(std::uint64_t etag, std::array<char, 18>& buf) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  buf[0] = '"';
+  for (int i = 0; i < 16; ++i) buf[1 + i] = kHex[(etag >> (60 - 4 * i)) & 0xf];
+  buf[17] = '"';
+  return {buf.data(), buf.size()};
+}
+
+bool EntityTagList::matches_strong(std::uint64_t etag) const {
+  return any || std::find(strong.begin(), strong.begin() + strong_count, etag) != strong.begin() + strong_count;
+}
+
+bool EntityTagList::matches_weak(std::uint64_t etag) const {
+  return matches_strong(etag) || std::find(weak.begin(), weak.begin() + weak_count, etag) != weak.begin() + weak_count;
+}
+
+std::optional<EntityTagList> parse_entity_tags(std::string_view value) {
+  EntityTagList list;
+  std::size_t tags = 0;
+  while (true) {
+    std::size_t comma = value.find(',');
+    std::string_view item = trim(value.substr(0, comma));
+    if (!item.empty()) {
+      if (++tags > EntityTagList::kMaxTags) return std::nullopt;
+      bool weak = false;
+      if (item == "*") {
+        list.any = true;
+      } else {
+        if (item.starts_with("W/")) {
+          weak = true;
+          item.remove_prefix(2);
+        }
+        if (item.size() < 2 || item.front() != '"' || item.back() != '"') return std::nullopt;
+        std::uint64_t e = 0;
+        if (parse_hex64(item.substr(1, item.size() - 2), e)) {
+          if (weak) {
+            list.weak[list.weak_count++] = e;
+          } else {
+            list.strong[list.strong_count++] = e;
+          }
+        }
+      }
+    }
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return list;
+}
+
+}  // namespace hkv::app

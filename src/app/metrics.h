@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// Metrics: per-worker counters (written only by their worker, without atomic read-modify-write)
+// summed when /metrics (Prometheus text format 0.0.4) or /stats (JSON) is served.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/admission.h"
+#include "http/request.h"
+#include "http/router.h"
+#include "store/store.h"
+
+namespace hkv::app {
+
+// A counter or gauge with one writer thread: a plain load and store, readable from any thread.
+class Cell {
+ public:
+  void add(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void sub(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
+  std::uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
+inline constexpr std::size_t kProtocols = 2;  // http::HttpVersion
+inline constexpr std::size_t kMethods = 6;    // http::Method
+inline constexpr std::size_t kRoutes = 6;     // http::RouteKind
+// Status codes counted one by one; the last slot takes any other.
+inline constexpr std::array<std::uint16_t, 17> kCountedStatuses = {200, 201, 204, 304, 400, 401, 404, 405, 412,
+                                                                  413, 414, 415, 417, 431, 500, 503, 0};
+// Upper bounds of the latency histogram, in seconds (+Inf is implied).
+inline constexpr std::array<double, 12> kLatencyBounds = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+                                                          0.001,   0.0025,   0.005,   0.01,   0.1,     1.0};
+
+struct alignas(64) WorkerMetrics {
+  std::array<std::array<std::array<std::array<Cell, kCountedStatuses.size()>, kRoutes>, kMethods>, kProtocols>
+      requests;
+  std::array<Cell, kLatencyBounds.size() + 1> latency_buckets;  // the last is +Inf
+  Cell latency_sum_ns;
+  Cell hits;
+  Cell misses;
+  Cell evictions;
+  Cell expirations;
+  Cell connections_open;
+  Cell connections_accepted;
+
+  void count_request(http::HttpVersion proto, http::Method method, http::RouteKind route, std::uint16_t status,
+                     std::chrono::nanoseconds latency);
+};
+
+class MetricsRegistry {
+ public:
+  MetricsRegistry(int workers, const Store& store, const http::AdmissionGate& gate);
+
+  WorkerMetrics& worker(int i) { return *workers_[static_cast<std::size_t>(i)]; }
+
+  std::string prometheus_text() const;
+  std::string json() const;
+
+ private:
+  struct Totals;
+  Totals sum() const;
+
+  std::vector<std::unique_ptr<WorkerMetrics>> workers_;
+  const Store& store_;
+  const http::AdmissionGate& gate_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace hkv::app

@@ -73,6 +73,16 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
                  "max-age); 0 = forever")
       ->check(CLI::Range(std::uint64_t{0}, kMaxTtlSeconds))
       ->capture_default_str();
+  app.add_option("--snapshot", c.snapshot_path,
+                 "File to load at start (if present) and to write atomically at shutdown; keys keep "
+                 "their remaining TTLs");
+  app.add_option("--snapshot-interval", c.snapshot_interval_s,
+                 "Also write the snapshot every this many seconds, in the background (0 = only at shutdown)")
+      ->check(CLI::Range(0.0, 86400.0 * 365))
+      ->capture_default_str();
+  app.add_flag("--ignore-bad-snapshot", c.ignore_bad_snapshot,
+               "Start empty when the snapshot is corrupt or truncated, renaming it aside (default: refuse "
+               "to start)");
   std::string store = "lockfree";
   app.add_option("--store", store, "Store implementation: lockfree (liburcu QSBR hash table) or sharded (mutexes)")
       ->check(CLI::IsMember({"lockfree", "sharded"}))
@@ -101,6 +111,10 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   }
   c.concurrency_limit = limit;
   if (c.threads == 0) c.threads = available_cores();
+  if (c.snapshot_path.empty() && (c.snapshot_interval_s > 0 || c.ignore_bad_snapshot)) {
+    std::cerr << "--snapshot-interval and --ignore-bad-snapshot need --snapshot FILE\n";
+    return 2;
+  }
   if (c.max_memory == 0) {
     c.warnings.push_back("no --max-memory: the store grows until the machine runs out of memory");
   }

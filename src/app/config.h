@@ -22,6 +22,9 @@ struct Config {
   std::size_t initial_capacity = 1'000'000;
   std::uint64_t max_memory = 0;     // bytes for items; 0 = unbounded
   std::uint64_t default_ttl_s = 0;  // 0 = keys never expire unless a write says so
+  std::string snapshot_path;        // empty: no snapshots
+  double snapshot_interval_s = 0;   // 0: only at shutdown
+  bool ignore_bad_snapshot = false;
   StoreKind store = StoreKind::lockfree;
   double shutdown_timeout_s = 5.0;
   std::string log_level = "info";

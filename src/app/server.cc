@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "app/metrics.h"
+#include "app/snapshots.h"
 #include "app/worker.h"
 #include "http/admission.h"
 #include "net/listener.h"
@@ -37,6 +38,11 @@ int run_server(const Config& config) {
   auto store = make_store(config.store, store_options);
   http::AdmissionGate gate(config.concurrency_limit);
   MetricsRegistry metrics(config.threads, *store, gate);
+  std::unique_ptr<Snapshotter> snapshots;
+  if (!config.snapshot_path.empty()) {
+    snapshots = std::make_unique<Snapshotter>(*store, config.snapshot_path, config.snapshot_interval_s);
+    if (!snapshots->load(config.ignore_bad_snapshot)) return 1;
+  }
   HandlerOptions handler_options{config.default_ttl_s};
   auto timeout = std::chrono::milliseconds(static_cast<long>(config.shutdown_timeout_s * 1000));
 
@@ -66,6 +72,7 @@ int run_server(const Config& config) {
     int cpu = config.pin_threads && !cpus.empty() ? cpus[i % cpus.size()] : -1;
     workers[i]->start(cpu);
   }
+  if (snapshots) snapshots->start_periodic();
 
   int sig = 0;
   sigwait(&signals, &sig);
@@ -75,9 +82,15 @@ int run_server(const Config& config) {
   for (auto& w : workers) w->request_stop();
   for (auto& w : workers) w->join();
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-  spdlog::info("hkv stopped in {} ms; {} keys in store", took.count(), store->size());
+  spdlog::info("workers stopped in {} ms; {} keys in store", took.count(), store->size());
   workers.clear();
-  return 0;
+  int status = 0;
+  if (snapshots) {
+    snapshots->stop_periodic();
+    if (!snapshots->write("shutdown")) status = 1;
+  }
+  spdlog::info("hkv stopped");
+  return status;
 }
 
 }  // namespace hkv::app

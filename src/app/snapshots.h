@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+// Snapshotter: loads --snapshot at start, writes it every --snapshot-interval seconds on its own
+// thread (requests never wait for it: the store is copied out one shard at a time), and writes a
+// last one after the workers have drained at shutdown.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "store/store.h"
+
+namespace hkv::app {
+
+class Snapshotter {
+ public:
+  Snapshotter(Store& store, std::string path, double interval_s);
+  ~Snapshotter();
+
+  // Loads the file if it exists. A corrupt or truncated file stops the start (returns false)
+  // unless `ignore_bad`: then it is renamed aside (never deleted) and the store starts empty.
+  bool load(bool ignore_bad);
+  void start_periodic();
+  void stop_periodic();
+  // Writes the snapshot now; logs the outcome. `why`: "periodic", "shutdown".
+  bool write(const char* why);
+
+ private:
+  void run();
+
+  Store& store_;
+  const std::string path_;
+  const std::chrono::duration<double> interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace hkv::app

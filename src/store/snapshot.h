@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// Snapshots: the whole store in one versioned, checksummed file, written atomically (temp file,
+// fsync, rename, fsync of the directory) and loaded only after its checksum is verified.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "store/store.h"
+
+namespace hkv {
+
+// A snapshot that cannot be read: missing end (truncated), bad checksum, unknown version...
+class SnapshotError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct SnapshotCounts {
+  std::uint64_t keys = 0;     // written, or loaded into the store
+  std::uint64_t bytes = 0;    // value bytes among them
+  std::uint64_t expired = 0;  // skipped because their expiry had passed
+};
+
+// Writes every value of `store` (expired ones skipped) to `path`. Throws std::system_error on an
+// I/O error; the previous file at `path` is then left untouched.
+SnapshotCounts write_snapshot(Store& store, const std::string& path, std::uint64_t now_ms);
+
+// Verifies `path` and loads it into `store` with each key's remaining TTL. The calling thread
+// must be attached to the store. Throws SnapshotError when the file is corrupt or truncated
+// (nothing is loaded then), std::system_error when it cannot be read.
+SnapshotCounts load_snapshot(Store& store, const std::string& path, std::uint64_t now_ms);
+
+}  // namespace hkv

@@ -74,14 +74,6 @@ TtlParse parse_ttl(std::optional<std::string_view> query_ttl, std::optional<std:
   return {};
 }
 
-std::string_view format_etag(std::uint64_t etag, std::array<char, 18>& buf) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  buf[0] = '"';
-  for (int i = 0; i < 16; ++i) buf[1 + i] = kHex[(etag >> (60 - 4 * i)) & 0xf];
-  buf[17] = '"';
-  return {buf.data(), buf.size()};
-}
-
 bool EntityTagList::matches_strong(std::uint64_t etag) const {
   return any || std::find(strong.begin(), strong.begin() + strong_count, etag) != strong.begin() + strong_count;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The HTTP caching vocabulary of the store endpoints: TTLs from ?ttl= or Cache-Control: max-age,
-// entity tags and the If-Match / If-None-Match lists that compare them.
+// and the If-Match / If-None-Match entity-tag lists (tags are written by http::format_etag).
 #pragma once
 
 #include <array>
@@ -23,9 +23,6 @@ struct TtlParse {
 // `?ttl=SECONDS` wins over `Cache-Control: max-age=SECONDS`; other Cache-Control directives are
 // ignored. Seconds are decimal digits only, at most kMaxTtlSeconds.
 TtlParse parse_ttl(std::optional<std::string_view> query_ttl, std::optional<std::string_view> cache_control);
-
-// `"0123456789abcdef"`: the strong entity tag of a value's 64-bit ETag, quotes included.
-std::string_view format_etag(std::uint64_t etag, std::array<char, 18>& buf);
 
 // A parsed If-Match / If-None-Match list. Tags that are not hkv's (wrong length, not hex) cannot
 // match anything and are dropped; weak tags (W/"...") are kept only for weak comparison.

@@ -6,7 +6,6 @@
 
 #include <time.h>
 
-#include <charconv>
 #include <new>
 #include <string>
 
@@ -31,18 +30,6 @@ void key_error(http::Response& resp, KeyError e) {
     case KeyError::too_long: resp.set_error(414, "key longer than 250 bytes\n"); break;
     case KeyError::none: break;
   }
-}
-
-void add_number_header(http::Response& resp, std::string_view name, std::string_view prefix, std::uint64_t n) {
-  char buf[40];
-  char* p = std::copy(prefix.begin(), prefix.end(), buf);
-  p = std::to_chars(p, buf + sizeof buf, n).ptr;
-  resp.add_header(name, {buf, static_cast<std::size_t>(p - buf)});
-}
-
-void add_etag(http::Response& resp, std::uint64_t etag) {
-  std::array<char, 18> buf;
-  resp.add_header("etag", format_etag(etag, buf));
 }
 
 // A generated page (/metrics, /stats) handed to the response, which frees it once sent.
@@ -148,12 +135,13 @@ void KvHandler::get_value(const http::Request& req, std::string_view key, http::
     resp.set_error(400, "malformed If-None-Match: expected * or a list of quoted entity tags\n");
     return;
   }
-  add_etag(resp, v.etag());
+  resp.has_etag = true;
+  resp.etag = v.etag();
   if (const std::uint64_t expires = v.expires_at_ms(); expires != 0) {
-    add_number_header(resp, "cache-control", "max-age=", (expires - now_ms + 999) / 1000);
+    resp.max_age = static_cast<std::int64_t>((expires - now_ms + 999) / 1000);
   }
   const std::uint64_t now_s = now_ms / 1000;
-  add_number_header(resp, "age", "", now_s > v.stored_at_s() ? now_s - v.stored_at_s() : 0);
+  resp.age = now_s > v.stored_at_s() ? static_cast<std::int64_t>(now_s - v.stored_at_s()) : 0;
   if (tags && tags->matches_weak(v.etag())) {
     resp.status = 304;
     return;
@@ -202,11 +190,13 @@ void KvHandler::store_value(const http::Request& req, std::string_view key, std:
     case WriteStatus::created:
       resp.status = 201;
       resp.text = "created\n";
-      add_etag(resp, w.etag);
+      resp.has_etag = true;
+      resp.etag = w.etag;
       break;
     case WriteStatus::replaced:
       resp.text = "replaced\n";
-      add_etag(resp, w.etag);
+      resp.has_etag = true;
+      resp.etag = w.etag;
       break;
     case WriteStatus::precondition_failed:
       resp.set_error(412, "If-Match does not match the current value\n");

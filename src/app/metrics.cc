@@ -15,10 +15,13 @@ constexpr std::array<const char*, kMethods> kMethodNames = {"GET", "HEAD", "POST
 constexpr std::array<const char*, kRoutes> kRouteNames = {"root", "get", "store", "metrics", "stats", "none"};
 
 std::size_t status_slot(std::uint16_t status) {
-  for (std::size_t i = 0; i + 1 < kCountedStatuses.size(); ++i) {
-    if (kCountedStatuses[i] == status) return i;
-  }
-  return kCountedStatuses.size() - 1;
+  static constexpr auto kSlots = [] {  // status code -> slot, one table lookup per request
+    std::array<std::uint8_t, 600> t{};
+    t.fill(static_cast<std::uint8_t>(kCountedStatuses.size() - 1));
+    for (std::size_t i = 0; i + 1 < kCountedStatuses.size(); ++i) t[kCountedStatuses[i]] = static_cast<std::uint8_t>(i);
+    return t;
+  }();
+  return status < kSlots.size() ? kSlots[status] : kCountedStatuses.size() - 1;
 }
 
 std::string status_label(std::size_t slot) {

@@ -35,6 +35,9 @@ struct Stream {
   std::size_t body_offset = 0;
   char status[4] = {};
   char length[24] = {};
+  char etag[kEtagChars] = {};
+  char max_age[24] = {};
+  char age[24] = {};
 };
 
 class H2Session final : public net::Protocol, public AdmissionWaiter {
@@ -334,7 +337,7 @@ void H2Session::dispatch(Stream* s) {
   std::string().swap(s->body);
   const Response& r = s->resp;
   std::to_chars(s->status, s->status + 3, r.status);
-  nghttp2_nv nva[4 + Response::kMaxExtraHeaders];
+  nghttp2_nv nva[7];
   std::size_t n = 0;
   nva[n++] = make_nv(":status", {s->status, 3});
   const bool has_body = !r.bodiless_status();
@@ -344,7 +347,19 @@ void H2Session::dispatch(Stream* s) {
     nva[n++] = make_nv("content-length", {s->length, static_cast<std::size_t>(end - s->length)});
   }
   if (!r.allow.empty()) nva[n++] = make_nv("allow", r.allow);
-  for (std::size_t i = 0; i < r.extra_count; ++i) nva[n++] = make_nv(r.extra[i].first, r.extra[i].second);
+  if (r.has_etag) {
+    format_etag(r.etag, s->etag);
+    nva[n++] = make_nv("etag", {s->etag, kEtagChars});
+  }
+  if (r.max_age >= 0) {
+    std::memcpy(s->max_age, "max-age=", 8);
+    char* end = std::to_chars(s->max_age + 8, s->max_age + sizeof s->max_age, r.max_age).ptr;
+    nva[n++] = make_nv("cache-control", {s->max_age, static_cast<std::size_t>(end - s->max_age)});
+  }
+  if (r.age >= 0) {
+    char* end = std::to_chars(s->age, s->age + sizeof s->age, r.age).ptr;
+    nva[n++] = make_nv("age", {s->age, static_cast<std::size_t>(end - s->age)});
+  }
   nghttp2_data_provider provider{};
   provider.source.ptr = s;
   provider.read_callback = read_body;

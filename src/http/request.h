@@ -4,12 +4,10 @@
 // live until the response has been produced.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
-#include <utility>
 
 #include "http/fields.h"
 #include "net/output_queue.h"
@@ -35,10 +33,6 @@ struct Request {
 using SharedBody = net::ExternalBytes;
 
 struct Response {
-  Response() = default;
-  Response(const Response&) = delete;  // extra header values point into this object
-  Response& operator=(const Response&) = delete;
-
   std::uint16_t status = 200;
   std::string_view content_type = "text/plain; charset=utf-8";
   std::string_view allow;      // sent as an Allow header when not empty
@@ -46,35 +40,21 @@ struct Response {
   SharedBody shared{};         // or a borrowed body (stored values); owner released by the writer
   bool omit_body = false;      // HEAD: headers describe the body that is not sent
 
-  // More header fields (ETag, Cache-Control, ...): static names, values copied into the response.
-  static constexpr std::size_t kMaxExtraHeaders = 4;
-  std::array<std::pair<std::string_view, std::string_view>, kMaxExtraHeaders> extra{};
-  std::uint8_t extra_count = 0;
+  // Validator and freshness of a stored value, sent as ETag, Cache-Control: max-age and Age.
+  bool has_etag = false;
+  std::uint64_t etag = 0;
+  std::int64_t max_age = -1;  // seconds; sent when >= 0
+  std::int64_t age = -1;      // seconds; sent when >= 0
 
   std::size_t body_size() const { return shared.owner ? shared.size : text.size(); }
   // 1xx, 204 and 304 carry no body and no Content-Length.
   bool bodiless_status() const { return status < 200 || status == 204 || status == 304; }
-
-  // Adds a header; `value` is copied (at most 64 bytes per response in all). Returns false when
-  // there is no room left.
-  bool add_header(std::string_view name, std::string_view value) {
-    if (extra_count == kMaxExtraHeaders || value.size() > sizeof scratch_ - scratch_used_) return false;
-    char* dst = scratch_ + scratch_used_;
-    value.copy(dst, value.size());
-    scratch_used_ += static_cast<std::uint8_t>(value.size());
-    extra[extra_count++] = {name, std::string_view(dst, value.size())};
-    return true;
-  }
 
   void set_error(std::uint16_t code, std::string_view message) {
     status = code;
     content_type = "text/plain; charset=utf-8";
     text = message;
   }
-
- private:
-  char scratch_[64];
-  std::uint8_t scratch_used_ = 0;
 };
 
 // Application entry point: turns one request into one response. Called on the worker thread.
@@ -85,5 +65,9 @@ class RequestHandler {
 };
 
 std::string_view status_reason(std::uint16_t status);
+
+// Writes the strong entity tag `"0123456789abcdef"` (18 characters, quotes included) to `out`.
+void format_etag(std::uint64_t etag, char* out);
+inline constexpr std::size_t kEtagChars = 18;
 
 }  // namespace hkv::http

@@ -2,6 +2,7 @@
 // Status reasons, Date caching and the HTTP/1.1 response writer.
 #include "http/response.h"
 
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <ctime>
@@ -50,6 +51,22 @@ std::string_view status_reason(std::uint16_t status) {
   }
 }
 
+void format_etag(std::uint64_t etag, char* out) {
+  // Two hex digits per byte from one table lookup.
+  static constexpr auto kPairs = [] {
+    std::array<char, 512> t{};
+    constexpr char kHex[] = "0123456789abcdef";
+    for (int i = 0; i < 256; ++i) {
+      t[2 * i] = kHex[i >> 4];
+      t[2 * i + 1] = kHex[i & 15];
+    }
+    return t;
+  }();
+  out[0] = '"';
+  for (int i = 0; i < 8; ++i) std::memcpy(out + 1 + 2 * i, &kPairs[2 * ((etag >> (56 - 8 * i)) & 0xff)], 2);
+  out[17] = '"';
+}
+
 std::string_view http_date() {
   thread_local std::time_t cached_second = 0;
   thread_local char buf[32];
@@ -71,7 +88,6 @@ void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOp
   const bool copy_body = send_body && (!has_shared || body_size < kCopyBodyBelow);
 
   std::size_t max = 256 + resp.content_type.size() + resp.allow.size() + (copy_body ? body_size : 0);
-  for (std::size_t i = 0; i < resp.extra_count; ++i) max += resp.extra[i].first.size() + resp.extra[i].second.size() + 4;
   char* start = out.prepare(max);
   char* p = start;
   p = put(p, opts.http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
@@ -90,11 +106,18 @@ void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOp
     p = put(p, "\r\nAllow: ");
     p = put(p, resp.allow);
   }
-  for (std::size_t i = 0; i < resp.extra_count; ++i) {
-    p = put(p, "\r\n");
-    p = put(p, resp.extra[i].first);
-    p = put(p, ": ");
-    p = put(p, resp.extra[i].second);
+  if (resp.has_etag) {
+    p = put(p, "\r\nETag: ");
+    format_etag(resp.etag, p);
+    p += kEtagChars;
+  }
+  if (resp.max_age >= 0) {
+    p = put(p, "\r\nCache-Control: max-age=");
+    p = put_number(p, static_cast<std::size_t>(resp.max_age));
+  }
+  if (resp.age >= 0) {
+    p = put(p, "\r\nAge: ");
+    p = put_number(p, static_cast<std::size_t>(resp.age));
   }
   if (!opts.keep_alive) {
     p = put(p, "\r\nConnection: close");

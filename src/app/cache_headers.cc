@@ -83,34 +83,39 @@ bool EntityTagList::matches_weak(std::uint64_t etag) const {
 }
 
 std::optional<EntityTagList> parse_entity_tags(std::string_view value) {
+  // RFC 9110 8.8.3: #( [ "W/" ] DQUOTE *etagc DQUOTE ) or "*". A tag may contain commas, so the
+  // list is scanned tag by tag rather than split on commas.
   EntityTagList list;
   std::size_t tags = 0;
-  while (true) {
-    std::size_t comma = value.find(',');
-    std::string_view item = trim(value.substr(0, comma));
-    if (!item.empty()) {
-      if (++tags > EntityTagList::kMaxTags) return std::nullopt;
-      bool weak = false;
-      if (item == "*") {
-        list.any = true;
-      } else {
-        if (item.starts_with("W/")) {
-          weak = true;
-          item.remove_prefix(2);
-        }
-        if (item.size() < 2 || item.front() != '"' || item.back() != '"') return std::nullopt;
-        std::uint64_t e = 0;
-        if (parse_hex64(item.substr(1, item.size() - 2), e)) {
-          if (weak) {
-            list.weak[list.weak_count++] = e;
-          } else {
-            list.strong[list.strong_count++] = e;
-          }
+  std::size_t i = 0;
+  auto skip_separators = [&] {
+    while (i < value.size() && (value[i] == ' ' || value[i] == '\t' || value[i] == ',')) ++i;
+  };
+  skip_separators();
+  while (i < value.size()) {
+    if (++tags > EntityTagList::kMaxTags) return std::nullopt;
+    if (value[i] == '*') {
+      list.any = true;
+      ++i;
+    } else {
+      const bool weak = value.substr(i, 2) == "W/";
+      if (weak) i += 2;
+      if (i >= value.size() || value[i] != '"') return std::nullopt;
+      const std::size_t close = value.find('"', i + 1);
+      if (close == std::string_view::npos) return std::nullopt;
+      std::uint64_t e = 0;
+      if (parse_hex64(value.substr(i + 1, close - i - 1), e)) {
+        if (weak) {
+          list.weak[list.weak_count++] = e;
+        } else {
+          list.strong[list.strong_count++] = e;
         }
       }
+      i = close + 1;
     }
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
+    while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
+    if (i < value.size() && value[i] != ',') return std::nullopt;  // junk after a tag
+    skip_separators();
   }
   return list;
 }

@@ -4,12 +4,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <random>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +48,14 @@ class StoreTest : public ::testing::TestWithParam<StoreKind> {
   }
   WriteStatus put(std::string_view key, std::string_view value) {
     return put_in(*store_, key, value);
+  }
+  // Replaces the store with a new one made with `options` (same kind).
+  void reopen(const StoreOptions& options) {
+    store_->detach_thread();
+    store_.reset();
+    store_ = make_store(GetParam(), options);
+    ASSERT_NE(store_, nullptr);
+    store_->attach_thread();
   }
   std::unique_ptr<Store> store_;
 };
@@ -270,6 +282,383 @@ TEST_P(StoreTest, EraseRacingWithReplaceRemovesExistingKey) {
   replacer.join();
   store_->thread_online();
   EXPECT_EQ(false_erases, 0) << "erase() returned false for a key that existed (" << i << " rounds)";
+}
+
+// ---- Expiry, conditional writes, ETags, content types, the memory cap (SIEVE) and iteration.
+
+// "k" + std::to_string(i) without GCC 12's -Wrestrict false positive on short literals.
+std::string numbered(std::string_view prefix, int i) {
+  std::string s(prefix);
+  s += std::to_string(i);
+  return s;
+}
+
+ValueMeta meta_at(std::uint64_t now_ms, std::uint64_t expires_at_ms = 0, std::string_view type = {}) {
+  ValueMeta m;
+  m.content_type = type;
+  m.stored_at_ms = now_ms;
+  m.expires_at_ms = expires_at_ms;
+  return m;
+}
+
+Precondition if_match(std::span<const std::uint64_t> etags) { return Precondition{false, etags}; }
+const Precondition kIfMatchAny{true, {}};
+
+TEST_P(StoreTest, ExpiredValueIsGoneOnRead) {
+  ASSERT_EQ(store_->put("t", "short-lived", meta_at(1000, 2000)).status, WriteStatus::created);
+  put("forever", "x");
+  ReadResult before = store_->get("t", 1999);
+  ASSERT_TRUE(before.value);
+  EXPECT_FALSE(before.expired);
+  EXPECT_EQ(before.value->bytes(), "short-lived");
+  EXPECT_EQ(before.value->expires_at_ms(), 2000u);
+  EXPECT_EQ(store_->size(), 2u);
+
+  ReadResult at = store_->get("t", 2000);  // now == expires_at: expired
+  EXPECT_FALSE(at.value);
+  EXPECT_TRUE(at.expired);
+  EXPECT_EQ(store_->size(), 1u);
+  ReadResult later = store_->get("t", 2001);
+  EXPECT_FALSE(later.value);
+  EXPECT_FALSE(later.expired) << "the first read removed it: nothing left to expire";
+  EXPECT_EQ(store_->erase("t", 2001).status, WriteStatus::not_found);
+  // A reader that held the value before it expired still has its bytes.
+  EXPECT_EQ(before.value->bytes(), "short-lived");
+  // Keys without a TTL never expire.
+  ReadResult forever = store_->get("forever", ~0ull - 1);
+  ASSERT_TRUE(forever.value);
+  EXPECT_EQ(forever.value->expires_at_ms(), 0u);
+}
+
+TEST_P(StoreTest, ExpiredKeyCountsAsAbsentForWrites) {
+  store_->put("k", "old", meta_at(0, 100));
+  EXPECT_EQ(store_->put("k", "new", meta_at(100)).status, WriteStatus::created);
+  EXPECT_EQ(store_->size(), 1u);
+  EXPECT_EQ(get_str(*store_, "k"), "new");
+  store_->put("e", "old", meta_at(0, 100));
+  EXPECT_EQ(store_->erase("e", 150).status, WriteStatus::not_found);
+  EXPECT_EQ(store_->size(), 1u) << "erase of an expired key removes it all the same";
+  EXPECT_FALSE(store_->get("e", 0).value);
+}
+
+TEST_P(StoreTest, ReapExpiredRemovesOnlyExpiredKeys) {
+  constexpr int kKeys = 300;
+  // i % 3: 0 expires at 1000, 1 never, 2 at 5000.
+  for (int i = 0; i < kKeys; ++i) {
+    const std::uint64_t exp = i % 3 == 0 ? 1000 : i % 3 == 1 ? 0 : 5000;
+    ASSERT_EQ(store_->put(numbered("k", i), "v", meta_at(0, exp)).status, WriteStatus::created);
+  }
+  EXPECT_EQ(store_->reap_expired(999, 1 << 20), 0u);
+  EXPECT_EQ(store_->size(), static_cast<std::size_t>(kKeys));
+  std::size_t removed = 0;
+  for (int round = 0; round < 4; ++round) removed += store_->reap_expired(1000, 1 << 20);
+  EXPECT_EQ(removed, static_cast<std::size_t>(kKeys / 3));
+  EXPECT_EQ(store_->size(), static_cast<std::size_t>(kKeys - kKeys / 3));
+  for (int i = 0; i < kKeys; ++i) {
+    ReadResult r = store_->get(numbered("k", i), 1000);
+    EXPECT_EQ(static_cast<bool>(r.value), i % 3 != 0) << i;
+    EXPECT_FALSE(r.expired) << i;
+  }
+  removed = 0;
+  for (int round = 0; round < 4; ++round) removed += store_->reap_expired(5000, 1 << 20);
+  EXPECT_EQ(removed, static_cast<std::size_t>(kKeys / 3));
+  EXPECT_EQ(store_->size(), static_cast<std::size_t>(kKeys / 3));
+}
+
+TEST_P(StoreTest, ReapExpiredVisitsAtMostMaxVisitsAndResumes) {
+  constexpr int kKeys = 200;
+  for (int i = 0; i < kKeys; ++i) store_->put(numbered("k", i), "v", meta_at(0, 10));
+  const std::size_t first = store_->reap_expired(100, 10);
+  EXPECT_GE(first, 1u);
+  EXPECT_LE(first, 10u);
+  std::size_t removed = first;
+  int calls = 1;
+  while (removed < kKeys && calls < 2 * kKeys) {
+    const std::size_t n = store_->reap_expired(100, 10);
+    EXPECT_LE(n, 10u);
+    removed += n;
+    ++calls;
+  }
+  EXPECT_EQ(removed, static_cast<std::size_t>(kKeys));
+  EXPECT_EQ(store_->size(), 0u);
+  EXPECT_EQ(store_->bytes_used(), 0u);
+}
+
+TEST_P(StoreTest, ConditionalPut) {
+  // If-Match: * on a missing key fails and creates nothing.
+  EXPECT_EQ(store_->put("k", "v0", ValueMeta{}, kIfMatchAny).status, WriteStatus::precondition_failed);
+  EXPECT_EQ(store_->size(), 0u);
+  EXPECT_FALSE(get_in(*store_, "k"));
+
+  const WriteResult w1 = store_->put("k", "v1", ValueMeta{});
+  ASSERT_EQ(w1.status, WriteStatus::created);
+  const std::array<std::uint64_t, 1> e1{w1.etag};
+  const WriteResult w2 = store_->put("k", "v2", ValueMeta{}, if_match(e1));
+  EXPECT_EQ(w2.status, WriteStatus::replaced);
+  EXPECT_NE(w2.etag, w1.etag);
+  EXPECT_EQ(get_str(*store_, "k"), "v2");
+
+  // e1 is stale now.
+  EXPECT_EQ(store_->put("k", "v3", ValueMeta{}, if_match(e1)).status, WriteStatus::precondition_failed);
+  EXPECT_EQ(get_str(*store_, "k"), "v2");
+  EXPECT_EQ(get_in(*store_, "k")->etag(), w2.etag);
+
+  const std::array<std::uint64_t, 3> some{w1.etag, w2.etag, 42};
+  EXPECT_EQ(store_->put("k", "v4", ValueMeta{}, if_match(some)).status, WriteStatus::replaced);
+  EXPECT_EQ(store_->put("k", "v5", ValueMeta{}, kIfMatchAny).status, WriteStatus::replaced);
+  EXPECT_EQ(get_str(*store_, "k"), "v5");
+  EXPECT_EQ(store_->size(), 1u);
+
+  // An expired value is no value: neither * nor its own ETag matches it.
+  const WriteResult t = store_->put("t", "ttl", meta_at(0, 100));
+  const std::array<std::uint64_t, 1> et{t.etag};
+  EXPECT_EQ(store_->put("t", "x", meta_at(100), if_match(et)).status, WriteStatus::precondition_failed);
+  EXPECT_EQ(store_->put("t", "x", meta_at(100), kIfMatchAny).status, WriteStatus::precondition_failed);
+  EXPECT_EQ(store_->put("t", "x", meta_at(99), if_match(et)).status, WriteStatus::replaced);
+}
+
+TEST_P(StoreTest, ConditionalErase) {
+  const WriteResult w = store_->put("k", "v", ValueMeta{});
+  const std::array<std::uint64_t, 1> stale{w.etag ^ 1};
+  const std::array<std::uint64_t, 1> current{w.etag};
+  EXPECT_EQ(store_->erase("k", 0, if_match(stale)).status, WriteStatus::precondition_failed);
+  EXPECT_EQ(get_str(*store_, "k"), "v");
+  EXPECT_EQ(store_->size(), 1u);
+  EXPECT_EQ(store_->erase("k", 0, if_match(current)).status, WriteStatus::removed);
+  EXPECT_FALSE(get_in(*store_, "k"));
+  EXPECT_EQ(store_->erase("k", 0, kIfMatchAny).status, WriteStatus::precondition_failed);
+  EXPECT_EQ(store_->erase("k", 0).status, WriteStatus::not_found);
+  store_->put("k", "again", ValueMeta{});
+  EXPECT_EQ(store_->erase("k", 0, kIfMatchAny).status, WriteStatus::removed);
+  EXPECT_EQ(store_->size(), 0u);
+}
+
+TEST_P(StoreTest, EtagFollowsContentTypeAndBytes) {
+  auto etag_of = [&](std::string_view key, std::string_view bytes, std::string_view type,
+                     std::uint64_t now = 0, std::uint64_t expires = 0) {
+    const WriteResult w = store_->put(key, bytes, meta_at(now, expires, type));
+    ValueRef v = get_in(*store_, key);
+    EXPECT_TRUE(v);
+    if (v) {
+      EXPECT_EQ(v->etag(), w.etag) << key;
+    }
+    return w.etag;
+  };
+  const std::uint64_t e = etag_of("a", "hello", "text/plain");
+  EXPECT_EQ(etag_of("b", "hello", "text/plain"), e) << "equal content, other key";
+  EXPECT_EQ(etag_of("a", "hello", "text/plain", 123456789, 999999999999), e) << "store time and TTL are not content";
+  EXPECT_NE(etag_of("c", "hellO", "text/plain"), e);
+  EXPECT_NE(etag_of("d", "hello", "text/html"), e);
+  EXPECT_NE(etag_of("e", "hello", ""), e);
+  EXPECT_NE(etag_of("f", "", ""), etag_of("g", "", "text/plain"));
+  // No ambiguity where the type ends and the bytes begin.
+  EXPECT_NE(etag_of("h", "bc", "a"), etag_of("i", "c", "ab"));
+  // Replacing the bytes changes the key's ETag.
+  EXPECT_NE(etag_of("a", "hello!", "text/plain"), e);
+  EXPECT_EQ(etag_of("a", "hello", "text/plain"), e);
+}
+
+TEST_P(StoreTest, ContentTypeRoundTrip) {
+  store_->put("json", "{}", meta_at(0, 0, "application/json; charset=utf-8"));
+  store_->put("plain", "x", ValueMeta{});
+  ValueRef j = get_in(*store_, "json");
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->content_type(), "application/json; charset=utf-8");
+  EXPECT_EQ(j->bytes(), "{}");
+  EXPECT_EQ(j->key(), "json");
+  ValueRef p = get_in(*store_, "plain");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->content_type(), "");
+
+  store_->put("json", "<a/>", meta_at(0, 0, "text/xml"));
+  EXPECT_EQ(get_in(*store_, "json")->content_type(), "text/xml");
+  EXPECT_EQ(j->content_type(), "application/json; charset=utf-8") << "a held value never changes";
+
+  // With an expiry (stored in front of the key) the type and bytes are still in place.
+  store_->put("ttl", "body", meta_at(0, 5000, "image/png"));
+  ValueRef t = get_in(*store_, "ttl");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->content_type(), "image/png");
+  EXPECT_EQ(t->bytes(), "body");
+  EXPECT_EQ(t->key(), "ttl");
+
+  const std::string longest(Value::kMaxTypeBytes, 't');
+  store_->put("long", "v", meta_at(0, 0, longest));
+  EXPECT_EQ(get_in(*store_, "long")->content_type(), longest);
+  const std::size_t before = store_->size();
+  EXPECT_THROW(store_->put("longer", "v", meta_at(0, 0, longest + "t")), std::length_error);
+  EXPECT_EQ(store_->size(), before);
+  EXPECT_FALSE(get_in(*store_, "longer"));
+}
+
+TEST_P(StoreTest, BytesUsedCountsFootprintPlusTableShare) {
+  EXPECT_EQ(store_->bytes_used(), 0u);
+  put("one", "x");
+  ValueRef v = get_in(*store_, "one");
+  ASSERT_TRUE(v);
+  EXPECT_GE(v->footprint(), 25u + 3u + 1u);  // header, key, bytes at least
+  const std::uint64_t share = GetParam() == StoreKind::lockfree ? 16 : 56;
+  EXPECT_EQ(store_->bytes_used(), v->footprint() + share);
+  const std::string big(10000, 'b');
+  put("two", big);
+  ValueRef w = get_in(*store_, "two");
+  EXPECT_GE(w->footprint(), big.size());
+  EXPECT_EQ(store_->bytes_used(), v->footprint() + w->footprint() + 2 * share);
+  put("two", "small again");
+  EXPECT_EQ(store_->bytes_used(), v->footprint() + get_in(*store_, "two")->footprint() + 2 * share);
+}
+
+TEST_P(StoreTest, BytesUsedReturnsToZero) {
+  std::mt19937 rng(7);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 2000; ++i) {
+    std::string key = numbered("k", i % 1500);  // some keys replaced
+    std::string value(rng() % 3000, static_cast<char>('a' + i % 26));
+    store_->put(key, value, meta_at(0, i % 7 == 0 ? 1000 : 0, i % 2 ? "text/plain" : ""));
+    if (i < 1500) keys.push_back(key);
+    if (i % 64 == 63) store_->quiescent();
+  }
+  EXPECT_EQ(store_->size(), 1500u);
+  EXPECT_GT(store_->bytes_used(), 0u);
+  // Some go by expiry (on read and by the sweep), the rest by erase.
+  for (int i = 0; i < 100; ++i) store_->get(keys[static_cast<std::size_t>(i)], 1000);
+  store_->reap_expired(1000, 1 << 20);
+  for (const std::string& k : keys) store_->erase(k, 0);
+  EXPECT_EQ(store_->size(), 0u);
+  EXPECT_EQ(store_->bytes_used(), 0u);
+}
+
+TEST_P(StoreTest, MaxMemoryIsNeverExceeded) {
+  constexpr std::uint64_t kCap = 64 * 1024;
+  reopen(StoreOptions{16, kCap});
+  EXPECT_EQ(store_->max_memory(), kCap);
+  const std::string value(1024, 'v');
+  constexpr int kPuts = 1000;  // ~16x the cap
+  std::uint64_t evicted = 0;
+  for (int i = 0; i < kPuts; ++i) {
+    const WriteResult w = store_->put(numbered("key", i), value, ValueMeta{});
+    ASSERT_EQ(w.status, WriteStatus::created) << i;
+    evicted += w.evicted;
+    ASSERT_LE(store_->bytes_used(), kCap) << "after put " << i;
+    if (i % 64 == 63) store_->quiescent();
+  }
+  EXPECT_GT(evicted, 0u);
+  EXPECT_EQ(store_->size(), kPuts - evicted) << "every evicted value counted once";
+  // Evicts only until the items fit: the cap is used, less at most about one item.
+  EXPECT_GE(store_->bytes_used(), kCap - 2048);
+  std::size_t live = 0;
+  std::uint64_t footprints = 0;
+  for (int i = 0; i < kPuts; ++i) {
+    if (ValueRef v = get_in(*store_, numbered("key", i))) {
+      ++live;
+      footprints += v->footprint();
+    }
+  }
+  EXPECT_EQ(live, store_->size());
+  EXPECT_EQ(footprints + live * (GetParam() == StoreKind::lockfree ? 16 : 56), store_->bytes_used());
+  // Replacing values with bigger ones under the cap evicts others, never the one written.
+  const std::string bigger(4096, 'B');
+  for (int i = 0; i < 50; ++i) {
+    const std::string key = numbered("big", i);
+    ASSERT_EQ(store_->put(key, bigger, ValueMeta{}).status, WriteStatus::created);
+    ASSERT_LE(store_->bytes_used(), kCap);
+    ASSERT_TRUE(get_in(*store_, key)) << key;
+  }
+}
+
+// SIEVE: keys read between the writes keep their place, keys never read are evicted in turn.
+// The hot keys are the oldest, so a FIFO would have evicted them first.
+TEST_P(StoreTest, RepeatedlyReadKeysSurviveEviction) {
+  constexpr std::uint64_t kCap = 1 << 20;
+  reopen(StoreOptions{1024, kCap});
+  const std::string value(1000, 'x');
+  constexpr int kHot = 50;
+  constexpr int kCold = 5000;  // ~5x what fits
+  auto hot = [](int i) { return numbered("hot", i); };
+  auto cold = [](int i) { return numbered("cold", i); };
+  for (int h = 0; h < kHot; ++h) store_->put(hot(h), value, ValueMeta{});
+  std::uint64_t evicted = 0;
+  for (int i = 0; i < kCold; ++i) {
+    evicted += store_->put(cold(i), value, ValueMeta{}).evicted;
+    if (i % 10 == 0) {
+      for (int h = 0; h < kHot; ++h) static_cast<void>(store_->get(hot(h), 0));
+    }
+    if (i % 64 == 63) store_->quiescent();
+  }
+  ASSERT_GT(evicted, static_cast<std::uint64_t>(kCold / 2)) << "the test needs heavy eviction";
+  int hot_alive = 0, cold_alive = 0;
+  for (int h = 0; h < kHot; ++h) hot_alive += static_cast<bool>(get_in(*store_, hot(h)));
+  for (int i = 0; i < kCold; ++i) cold_alive += static_cast<bool>(get_in(*store_, cold(i)));
+  const double hot_rate = static_cast<double>(hot_alive) / kHot;
+  const double cold_rate = static_cast<double>(cold_alive) / kCold;
+  EXPECT_GE(hot_rate, 0.9) << hot_alive << "/" << kHot << " hot keys left; cold: " << cold_alive << "/" << kCold;
+  EXPECT_LE(cold_rate, 0.3) << cold_alive << "/" << kCold;
+  EXPECT_EQ(static_cast<std::size_t>(hot_alive + cold_alive), store_->size());
+}
+
+TEST_P(StoreTest, ValueLargerThanTheCapIsTooLarge) {
+  constexpr std::uint64_t kCap = 8192;
+  reopen(StoreOptions{16, kCap});
+  ASSERT_EQ(put("small", "s"), WriteStatus::created);
+  const std::uint64_t used = store_->bytes_used();
+  const WriteResult w = store_->put("big", std::string(kCap, 'b'), ValueMeta{});
+  EXPECT_EQ(w.status, WriteStatus::too_large);
+  EXPECT_EQ(w.evicted, 0u);
+  EXPECT_FALSE(get_in(*store_, "big"));
+  // A failed replace leaves the old value alone.
+  EXPECT_EQ(store_->put("small", std::string(3 * kCap, 'x'), ValueMeta{}).status, WriteStatus::too_large);
+  EXPECT_EQ(get_str(*store_, "small"), "s");
+  EXPECT_EQ(store_->size(), 1u);
+  EXPECT_EQ(store_->bytes_used(), used);
+  // A value that fits alone evicts everything else (from any shard) but stays.
+  for (int i = 0; i < 5; ++i) put(numbered("f", i), std::string(1000, 'f'));
+  const WriteResult fits = store_->put("fits", std::string(7000, 'F'), ValueMeta{});
+  EXPECT_EQ(fits.status, WriteStatus::created);
+  EXPECT_GT(fits.evicted, 0u);
+  EXPECT_TRUE(get_in(*store_, "fits"));
+  EXPECT_LE(store_->bytes_used(), kCap);
+}
+
+TEST_P(StoreTest, BytesUsedReturnsToZeroAfterEvictions) {
+  reopen(StoreOptions{16, 32 * 1024});
+  for (int i = 0; i < 300; ++i) put(numbered("k", i), std::string(500, 'v'));
+  std::vector<std::string> keys;
+  store_->for_each([&](const Value& v) { keys.emplace_back(v.key()); });
+  EXPECT_EQ(keys.size(), store_->size());
+  for (const std::string& k : keys) EXPECT_EQ(store_->erase(k, 0).status, WriteStatus::removed) << k;
+  EXPECT_EQ(store_->size(), 0u);
+  EXPECT_EQ(store_->bytes_used(), 0u);
+}
+
+TEST_P(StoreTest, ForEachVisitsEveryLiveKeyExactlyOnce) {
+  int calls = 0;
+  store_->for_each([&](const Value&) { ++calls; });
+  EXPECT_EQ(calls, 0);
+  constexpr int kKeys = 1000;
+  std::map<std::string, std::string> expected;
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string key = numbered("k", i);
+    put(key, numbered("v", i));
+    expected[key] = numbered("v", i);
+  }
+  for (int i = 0; i < kKeys; i += 5) {
+    erase_in(*store_, numbered("k", i));
+    expected.erase(numbered("k", i));
+  }
+  for (int i = 1; i < kKeys; i += 3) {
+    put(numbered("k", i), "new");
+    expected[numbered("k", i)] = "new";
+  }
+  std::map<std::string, int> seen;
+  std::map<std::string, std::string> values;
+  store_->for_each([&](const Value& v) {
+    ++seen[std::string(v.key())];
+    values[std::string(v.key())] = std::string(v.bytes());
+  });
+  EXPECT_EQ(seen.size(), expected.size());
+  EXPECT_EQ(seen.size(), store_->size());
+  for (const auto& [key, n] : seen) EXPECT_EQ(n, 1) << key;
+  EXPECT_EQ(values, expected);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, StoreTest, ::testing::Values(StoreKind::lockfree, StoreKind::sharded),

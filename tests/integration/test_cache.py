@@ -285,7 +285,8 @@ class CacheTest(CacheCase):
     def test_if_none_match_304_h1(self):
         etag = self.store("inm", b"cached body", {"Content-Type": "text/plain"})
         conn = http.client.HTTPConnection(self.srv.host, self.srv.port, timeout=10)
-        for inm in (etag, "W/" + etag, "*", f'"0000000000000000", {etag}', f"W/\"feedfacefeedface\", W/{etag}"):
+        for inm in (etag, "W/" + etag, "*", f'"0000000000000000", {etag}', f"W/\"feedfacefeedface\", W/{etag}",
+                    f'"a,b", {etag}'):
             status, headers, body = self.request("GET", "/get/inm", headers={"If-None-Match": inm}, conn=conn)
             self.assertEqual((status, body), (304, b""), inm)
             self.assertEqual(headers["etag"], etag, inm)

@@ -67,11 +67,16 @@ std::uint64_t coarse_now_ms() {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
 }
 
+void KvHandler::begin_turn() {
+  turn_started_ = std::chrono::steady_clock::now();
+  now_ms_ = coarse_now_ms();
+}
+
 void KvHandler::handle(const http::Request& req, http::Response& resp) {
-  const auto started = std::chrono::steady_clock::now();
   RouteKind kind = RouteKind::not_found;
   route_and_answer(req, resp, kind);
-  metrics_.count_request(req.version, req.method, kind, resp.status, std::chrono::steady_clock::now() - started);
+  metrics_.count_request(req.version, req.method, kind, resp.status,
+                         std::chrono::steady_clock::now() - turn_started_);
 }
 
 void KvHandler::route_and_answer(const http::Request& req, http::Response& resp, RouteKind& kind) {
@@ -118,7 +123,7 @@ void KvHandler::route_and_answer(const http::Request& req, http::Response& resp,
 }
 
 void KvHandler::get_value(const http::Request& req, std::string_view key, http::Response& resp) {
-  const std::uint64_t now_ms = coarse_now_ms();
+  const std::uint64_t now_ms = now_ms_;
   ReadResult r = store_.get(key, now_ms);
   if (r.expired) metrics_.expirations.add();
   if (!r.value) {
@@ -137,11 +142,13 @@ void KvHandler::get_value(const http::Request& req, std::string_view key, http::
   }
   resp.has_etag = true;
   resp.etag = v.etag();
+  // Freshness for HTTP caches in front of hkv, when the value has a lifetime: what is left of it,
+  // and how long ago it was stored.
   if (const std::uint64_t expires = v.expires_at_ms(); expires != 0) {
     resp.max_age = static_cast<std::int64_t>((expires - now_ms + 999) / 1000);
+    const std::uint64_t now_s = now_ms / 1000;
+    resp.age = now_s > v.stored_at_s() ? static_cast<std::int64_t>(now_s - v.stored_at_s()) : 0;
   }
-  const std::uint64_t now_s = now_ms / 1000;
-  resp.age = now_s > v.stored_at_s() ? static_cast<std::int64_t>(now_s - v.stored_at_s()) : 0;
   if (tags && tags->matches_weak(v.etag())) {
     resp.status = 304;
     return;
@@ -175,7 +182,7 @@ void KvHandler::store_value(const http::Request& req, std::string_view key, std:
 
   ValueMeta meta;
   meta.content_type = type;
-  meta.stored_at_ms = coarse_now_ms();
+  meta.stored_at_ms = now_ms_;
   const std::uint64_t ttl_s = ttl.seconds.value_or(options_.default_ttl_s);
   if (ttl_s != 0) meta.expires_at_ms = meta.stored_at_ms + ttl_s * 1000;
   WriteResult w;
@@ -214,7 +221,7 @@ void KvHandler::delete_value(const http::Request& req, std::string_view key, htt
   EntityTagList tags;
   Precondition cond;
   if (!read_if_match(req, tags, cond, resp)) return;
-  switch (store_.erase(key, coarse_now_ms(), cond).status) {
+  switch (store_.erase(key, now_ms_, cond).status) {
     case WriteStatus::removed:
       resp.status = 204;
       break;

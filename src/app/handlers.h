@@ -3,6 +3,7 @@
 // with TTLs, entity tags, conditional requests, and the /metrics and /stats pages.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 #include "app/metrics.h"
@@ -20,6 +21,9 @@ class KvHandler final : public http::RequestHandler {
   KvHandler(Store& store, WorkerMetrics& metrics, const MetricsRegistry& registry, HandlerOptions options)
       : store_(store), metrics_(metrics), registry_(registry), options_(options) {}
   void handle(const http::Request& req, http::Response& resp) override;
+  // Called by the worker at the start of every event-loop turn: requests answered in this turn
+  // use its clock readings (one pair of clock reads per turn, not per request).
+  void begin_turn();
 
  private:
   void route_and_answer(const http::Request& req, http::Response& resp, http::RouteKind& kind);
@@ -31,6 +35,8 @@ class KvHandler final : public http::RequestHandler {
   WorkerMetrics& metrics_;
   const MetricsRegistry& registry_;
   HandlerOptions options_;
+  std::chrono::steady_clock::time_point turn_started_{};
+  std::uint64_t now_ms_ = 0;  // wall clock at the start of the turn, for expiry and Age
 };
 
 // Wall-clock milliseconds since the epoch, at the kernel's tick resolution (cheap; expiry and

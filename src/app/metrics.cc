@@ -93,7 +93,7 @@ std::string MetricsRegistry::prometheus_text() const {
                          kProtocolNames[p], kMethodNames[m], kRouteNames[r], status_label(s), t.requests[p][m][r][s]);
         }
   family("hkv_request_duration_seconds", "histogram",
-         "Time from a request reaching the application to its response being ready.");
+         "Time from the start of the event-loop turn that picked the request up to its response being ready.");
   std::uint64_t cumulative = 0;
   for (std::size_t b = 0; b < t.latency_buckets.size(); ++b) {
     cumulative += t.latency_buckets[b];

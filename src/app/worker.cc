@@ -126,7 +126,11 @@ void Worker::run() {
   store_.attach_thread();
   loop_.set_hooks(net::LoopHooks{
       .before_sleep = [this] { store_.thread_offline(); },
-      .after_sleep = [this] { store_.thread_online(); },
+      .after_sleep =
+          [this] {
+            store_.thread_online();
+            handler_.begin_turn();
+          },
       .end_of_turn = [this] { end_of_turn(); },
       .on_wake =
           [this] {

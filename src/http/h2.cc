@@ -114,10 +114,17 @@ Method to_method(std::string_view m) {
   return Method::other;
 }
 
-nghttp2_nv make_nv(std::string_view name, std::string_view value) {
+nghttp2_nv make_nv(std::string_view name, std::string_view value, std::uint8_t flags = 0) {
   return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+                    value.size(),
+                    static_cast<std::uint8_t>(NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE | flags)};
+}
+
+// For values that differ from response to response (entity tags, ages): adding them to the HPACK
+// dynamic table would cost time and push out the entries that do repeat.
+nghttp2_nv make_unindexed_nv(std::string_view name, std::string_view value) {
+  return make_nv(name, value, NGHTTP2_NV_FLAG_NO_INDEX);
 }
 
 H2Session::H2Session(net::Connection& conn, HttpContext& ctx) : conn_(conn), ctx_(ctx) {}
@@ -225,11 +232,13 @@ int H2Session::on_header(nghttp2_session* session, const nghttp2_frame* frame, c
   if (s == nullptr) return 0;
   std::string_view n(reinterpret_cast<const char*>(name), namelen);
   std::string_view v(reinterpret_cast<const char*>(value), valuelen);
-  if (n == ":method") {
-    s->method_name = v;
-    s->method = to_method(v);
-  } else if (n == ":path") {
-    s->path = v;
+  if (n.starts_with(':')) {  // nghttp2 has checked the pseudo-headers; only two matter here
+    if (n == ":method") {
+      s->method_name = v;
+      s->method = to_method(v);
+    } else if (n == ":path") {
+      s->path = v;
+    }
   } else if (std::optional<Field> f = kept_field(n)) {
     s->fields.add(*f, v);
   }
@@ -349,16 +358,16 @@ void H2Session::dispatch(Stream* s) {
   if (!r.allow.empty()) nva[n++] = make_nv("allow", r.allow);
   if (r.has_etag) {
     format_etag(r.etag, s->etag);
-    nva[n++] = make_nv("etag", {s->etag, kEtagChars});
+    nva[n++] = make_unindexed_nv("etag", {s->etag, kEtagChars});
   }
   if (r.max_age >= 0) {
     std::memcpy(s->max_age, "max-age=", 8);
     char* end = std::to_chars(s->max_age + 8, s->max_age + sizeof s->max_age, r.max_age).ptr;
-    nva[n++] = make_nv("cache-control", {s->max_age, static_cast<std::size_t>(end - s->max_age)});
+    nva[n++] = make_unindexed_nv("cache-control", {s->max_age, static_cast<std::size_t>(end - s->max_age)});
   }
   if (r.age >= 0) {
     char* end = std::to_chars(s->age, s->age + sizeof s->age, r.age).ptr;
-    nva[n++] = make_nv("age", {s->age, static_cast<std::size_t>(end - s->age)});
+    nva[n++] = make_unindexed_nv("age", {s->age, static_cast<std::size_t>(end - s->age)});
   }
   nghttp2_data_provider provider{};
   provider.source.ptr = s;

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "http/request.h"
+
 namespace hkv::app {
 
 namespace {
@@ -46,12 +48,6 @@ std::optional<std::string_view> max_age_of(std::string_view cc, bool& malformed)
     cc.remove_prefix(comma + 1);
   }
   return std::nullopt;
-}
-
-bool parse_hex64(std::string_view s, std::uint64_t& out) {
-  if (s.size() != 16) return false;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + 16, out, 16);
-  return ec == std::errc() && end == s.data() + 16;
 }
 
 }  // namespace
@@ -104,7 +100,7 @@ std::optional<EntityTagList> parse_entity_tags(std::string_view value) {
       const std::size_t close = value.find('"', i + 1);
       if (close == std::string_view::npos) return std::nullopt;
       std::uint64_t e = 0;
-      if (parse_hex64(value.substr(i + 1, close - i - 1), e)) {
+      if (http::parse_etag(value.substr(i + 1, close - i - 1), e)) {
         if (weak) {
           list.weak[list.weak_count++] = e;
         } else {

@@ -24,7 +24,7 @@ struct TtlParse {
 // ignored. Seconds are decimal digits only, at most kMaxTtlSeconds.
 TtlParse parse_ttl(std::optional<std::string_view> query_ttl, std::optional<std::string_view> cache_control);
 
-// A parsed If-Match / If-None-Match list. Tags that are not hkv's (wrong length, not hex) cannot
+// A parsed If-Match / If-None-Match list. Tags that are not hkv's (not 11 base64url characters) cannot
 // match anything and are dropped; weak tags (W/"...") are kept only for weak comparison.
 struct EntityTagList {
   static constexpr std::size_t kMaxTags = 16;

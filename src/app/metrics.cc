@@ -35,9 +35,14 @@ void WorkerMetrics::count_request(http::HttpVersion proto, http::Method method, 
   requests[static_cast<std::size_t>(proto)][static_cast<std::size_t>(method)][static_cast<std::size_t>(route)]
           [status_slot(status)]
               .add();
-  const double seconds = static_cast<double>(latency.count()) * 1e-9;
-  std::size_t b = 0;
-  while (b < kLatencyBounds.size() && seconds > kLatencyBounds[b]) ++b;
+  static constexpr auto kBoundsNs = [] {
+    std::array<std::int64_t, kLatencyBounds.size()> ns{};
+    for (std::size_t i = 0; i < ns.size(); ++i) ns[i] = static_cast<std::int64_t>(kLatencyBounds[i] * 1e9 + 0.5);
+    return ns;
+  }();
+  // The first bound >= the latency (Prometheus buckets are upper-inclusive).
+  const std::size_t b = static_cast<std::size_t>(
+      std::lower_bound(kBoundsNs.begin(), kBoundsNs.end(), static_cast<std::int64_t>(latency.count())) - kBoundsNs.begin());
   latency_buckets[b].add();
   latency_sum_ns.add(static_cast<std::uint64_t>(latency.count()));
 }

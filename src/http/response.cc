@@ -51,20 +51,37 @@ std::string_view status_reason(std::uint16_t status) {
   }
 }
 
+namespace {
+
+constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+}  // namespace
+
 void format_etag(std::uint64_t etag, char* out) {
-  // Two hex digits per byte from one table lookup.
-  static constexpr auto kPairs = [] {
-    std::array<char, 512> t{};
-    constexpr char kHex[] = "0123456789abcdef";
-    for (int i = 0; i < 256; ++i) {
-      t[2 * i] = kHex[i >> 4];
-      t[2 * i + 1] = kHex[i & 15];
-    }
+  out[0] = '"';
+  for (int i = 0; i < 10; ++i) out[1 + i] = kBase64Url[(etag >> (58 - 6 * i)) & 63];
+  out[11] = kBase64Url[(etag & 15) << 2];
+  out[12] = '"';
+}
+
+bool parse_etag(std::string_view opaque, std::uint64_t& etag) {
+  static constexpr auto kValues = [] {
+    std::array<std::int8_t, 256> t{};
+    t.fill(-1);
+    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kBase64Url[i])] = static_cast<std::int8_t>(i);
     return t;
   }();
-  out[0] = '"';
-  for (int i = 0; i < 8; ++i) std::memcpy(out + 1 + 2 * i, &kPairs[2 * ((etag >> (56 - 8 * i)) & 0xff)], 2);
-  out[17] = '"';
+  if (opaque.size() != kEtagChars - 2) return false;
+  std::uint64_t e = 0;
+  for (int i = 0; i < 10; ++i) {
+    const int v = kValues[static_cast<unsigned char>(opaque[i])];
+    if (v < 0) return false;
+    e = (e << 6) | static_cast<std::uint64_t>(v);
+  }
+  const int last = kValues[static_cast<unsigned char>(opaque[10])];
+  if (last < 0 || (last & 3) != 0) return false;  // the low 2 bits of the last character are unused
+  etag = (e << 4) | static_cast<std::uint64_t>(last >> 2);
+  return true;
 }
 
 std::string_view http_date() {

@@ -35,6 +35,10 @@ Route key_route(RouteKind kind, std::string_view raw, std::string& key_buffer) {
 }  // namespace
 
 bool percent_decode(std::string_view in, std::string& out) {
+  if (in.find('%') == std::string_view::npos) {  // the common case: nothing to decode
+    out.assign(in);
+    return true;
+  }
   out.clear();
   out.reserve(in.size());
   for (std::size_t i = 0; i < in.size(); ++i) {

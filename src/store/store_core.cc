@@ -45,7 +45,8 @@ WriteResult StoreCore::put(std::string_view key, std::string_view bytes, const V
       if (current != nullptr && current->expired(now_ms)) current = nullptr;
       if (!cond.holds(current)) return {WriteStatus::precondition_failed};
     }
-    old = replace_locked(si, hash, fresh.detach());
+    old = replace_locked(si, hash, v);
+    fresh.detach();  // the table holds that reference now (replace_locked may throw before it does)
     if (old != nullptr) {
       was_live = !old->expired(now_ms);
       forget_locked(s, old);

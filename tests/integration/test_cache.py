@@ -17,7 +17,7 @@ from hkv_server import ServerTestCase
 from pipelined import pipeline, request_bytes
 
 OCTET = "application/octet-stream"
-ETAG_RE = re.compile(r'^"[0-9a-f]{16}"$')
+ETAG_RE = re.compile(r'^"[A-Za-z0-9_-]{10}[AEIMQUYcgkosw048]"$')  # 64 bits in base64url
 
 
 def wait_until(predicate, timeout, interval=0.05):

@@ -122,11 +122,18 @@ TEST(ParseTtl, OverflowAndAboveMax) {
   expect_ttl_error(nullopt, "max-age=18446744073709551617");
 }
 
-TEST(FormatEtag, QuotedSixteenLowercaseHexDigits) {
-  EXPECT_EQ(etag_text(0), "\"0000000000000000\"");
-  EXPECT_EQ(etag_text(0x0123456789abcdefull), "\"0123456789abcdef\"");
-  EXPECT_EQ(etag_text(~0ull), "\"ffffffffffffffff\"");
-  EXPECT_EQ(etag_text(0xa), "\"000000000000000a\"");
+TEST(FormatEtag, QuotedElevenBase64UrlCharacters) {
+  EXPECT_EQ(etag_text(0), "\"AAAAAAAAAAA\"");
+  EXPECT_EQ(etag_text(0x0123456789abcdefull), "\"ASNFZ4mrze8\"");
+  EXPECT_EQ(etag_text(~0ull), "\"__________8\"");
+  EXPECT_EQ(etag_text(0xa), "\"AAAAAAAAAAo\"");
+}
+
+TEST(EntityTags, NonCanonicalOrShortTagsAreForeign) {
+  // The last character carries 4 bits: one with its low 2 bits set is not a tag hkv wrote.
+  auto list = parse_entity_tags("\"AAAAAAAAAAB\", \"AAAAAAAAAA\", \"AAAAAAAAAA*A\", \"AAAAAAAAAAAA\"");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->strong_count, 0u);
 }
 
 TEST(EntityTags, FormatRoundTripsThroughParse) {

@@ -113,7 +113,7 @@ class H2PriorKnowledgeTest(H2TestBase):
         r = self.curl(self.srv.url + "/")
         self.assertEqual((r.status, r.version), (200, "2"))
         self.assertEqual(r.body, b"Hello, World!")
-        self.assertEqual(r.headers.get("content-length"), "13")
+        self.assertNotIn("content-length", r.headers)  # a one-frame body: the framing says it all
         self.assertTrue(r.blocks[0][0].startswith("HTTP/2 200"), r.blocks)
 
     def test_nghttp_prior_knowledge_and_settings(self):
@@ -129,7 +129,9 @@ class H2PriorKnowledgeTest(H2TestBase):
         r = self.curl(f"{url}/get/pk-a")
         self.assertEqual((r.status, r.body), (200, b"first"))
         self.assertEqual(r.headers.get("content-type"), "application/octet-stream")
-        self.assertEqual(r.headers.get("content-length"), "5")
+        self.assertNotIn("content-length", r.headers)
+        r = self.curl("--head", f"{url}/get/pk-a")  # HEAD: the length is the only size information
+        self.assertEqual((r.status, r.headers.get("content-length")), (200, "5"))
         r = self.store("pk-a", b"second!", method="PUT")
         self.assertEqual(r.status, 200)
         self.assertEqual(self.curl(f"{url}/get/pk-a").body, b"second!")
@@ -184,10 +186,12 @@ class H2PriorKnowledgeTest(H2TestBase):
         r = self.curl(f"{self.srv.url}/get/bin")
         self.assertEqual(r.body, value)
         self.assertEqual(self.nghttp(f"{self.srv.url}/get/bin"), value)
-        # Empty value: 200 with content-length 0.
+        # Empty value: 200 with an empty body; HEAD says content-length 0.
         self.assertEqual(self.store("empty", b"").status, 201)
         r = self.curl(f"{self.srv.url}/get/empty")
-        self.assertEqual((r.status, r.body, r.headers.get("content-length")), (200, b"", "0"))
+        self.assertEqual((r.status, r.body), (200, b""))
+        r = self.curl("--head", f"{self.srv.url}/get/empty")
+        self.assertEqual((r.status, r.headers.get("content-length")), (200, "0"))
         # Percent-encoded key: the decoded bytes are the key.
         self.assertEqual(self.store("%E2%9C%93%20k", b"check").status, 201)
         self.assertEqual(self.curl(f"{self.srv.url}/get/%e2%9c%93%20k").body, b"check")
@@ -287,6 +291,13 @@ class H2StreamsAndFlowControlTest(H2TestBase):
         first_response = out.index(b"recv (stream_id=")
         self.assertEqual(out[:first_response].count(b"send HEADERS frame"), 100)
         self.assertEqual(set(streams.values()), {(200, 5000)})
+
+    def test_content_length_only_beyond_one_data_frame(self):
+        for size, sent in ((16384, False), (16385, True)):
+            self.assertEqual(self.store(f"cl-{size}", b"x" * size).status, 201)
+            r = self.curl(f"{self.srv.url}/get/cl-{size}")
+            self.assertEqual(len(r.body), size)
+            self.assertEqual(r.headers.get("content-length"), str(size) if sent else None, size)
 
     def test_1mib_upload_and_download_curl(self):
         value = os.urandom(MIB)

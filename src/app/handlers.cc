@@ -6,6 +6,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <new>
 #include <string>
 
@@ -81,15 +82,17 @@ std::uint64_t coarse_now_ms() {
 }
 
 void KvHandler::begin_turn() {
-  turn_started_ = std::chrono::steady_clock::now();
+  turn_started_ = CycleClock::now();
   now_ms_ = coarse_now_ms();
 }
 
 void KvHandler::handle(const http::Request& req, http::Response& resp) {
   RouteKind kind = RouteKind::not_found;
   route_and_answer(req, resp, kind);
-  metrics_.count_request(req.version, req.method, kind, resp.status,
-                         std::chrono::steady_clock::now() - turn_started_);
+  // Signed: a thread moved to another core mid-turn may read a slightly smaller counter there.
+  const auto ticks = static_cast<std::int64_t>(CycleClock::now() - turn_started_);
+  const auto ns = static_cast<std::int64_t>(static_cast<double>(std::max<std::int64_t>(ticks, 0)) * ns_per_tick_);
+  metrics_.count_request(req.version, req.method, kind, resp.status, std::chrono::nanoseconds(ns));
 }
 
 void KvHandler::route_and_answer(const http::Request& req, http::Response& resp, RouteKind& kind) {

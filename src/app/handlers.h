@@ -3,9 +3,9 @@
 // with TTLs, entity tags, conditional requests, and the /metrics and /stats pages.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 
+#include "app/cycle_clock.h"
 #include "app/metrics.h"
 #include "http/request.h"
 #include "store/store.h"
@@ -19,7 +19,7 @@ struct HandlerOptions {
 class KvHandler final : public http::RequestHandler {
  public:
   KvHandler(Store& store, WorkerMetrics& metrics, const MetricsRegistry& registry, HandlerOptions options)
-      : store_(store), metrics_(metrics), registry_(registry), options_(options) {}
+      : store_(store), metrics_(metrics), registry_(registry), options_(options), ns_per_tick_(CycleClock::ns_per_tick()) {}
   void handle(const http::Request& req, http::Response& resp) override;
   // Called by the worker at the start of every event-loop turn: requests answered in this turn
   // use its clock readings (one pair of clock reads per turn, not per request).
@@ -35,7 +35,8 @@ class KvHandler final : public http::RequestHandler {
   WorkerMetrics& metrics_;
   const MetricsRegistry& registry_;
   HandlerOptions options_;
-  std::chrono::steady_clock::time_point turn_started_{};
+  const double ns_per_tick_;
+  std::uint64_t turn_started_ = 0;  // CycleClock ticks
   std::uint64_t now_ms_ = 0;  // wall clock at the start of the turn, for expiry and Age
 };
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "app/cycle_clock.h"
 #include "app/metrics.h"
 #include "app/snapshots.h"
 #include "app/worker.h"
@@ -32,6 +33,7 @@ int run_server(const Config& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  CycleClock::ns_per_tick();  // calibrate the latency clock before any worker needs it
   StoreOptions store_options;
   store_options.initial_capacity = config.initial_capacity;
   store_options.max_memory = config.max_memory;

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Test harness: starts the real hkv binary on a free port (--port 0, port read from its start-up
 # log line), and stops it with a signal, returning its exit code and log.
+import http.client
 import os
 import re
 import selectors
@@ -97,6 +98,20 @@ class ServerTestCase(unittest.TestCase):
         code, log = cls.srv.stop()
         if code != 0:
             raise AssertionError(f"hkv exited with {code}:\n{log}")
+
+    def request(self, method, path, body=None, headers=None, conn=None):
+        """One HTTP/1.1 request (fresh connection unless `conn`). Returns (status, headers, body)."""
+        own = conn is None
+        if own:
+            conn = http.client.HTTPConnection(self.srv.host, self.srv.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+        finally:
+            if own:
+                conn.close()
 
 
 def recv_until_closed(sock, limit=1 << 24):

@@ -48,19 +48,6 @@ class CacheCase(ServerTestCase):
         finally:
             shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def request(self, method, path, body=None, headers=None, conn=None):
-        """One HTTP/1.1 request (fresh connection unless `conn`). Returns (status, headers, body)."""
-        own = conn is None
-        if own:
-            conn = http.client.HTTPConnection(self.srv.host, self.srv.port, timeout=10)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            data = resp.read()
-            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
-        finally:
-            if own:
-                conn.close()
 
     def curl(self, *args, h2=True):
         """One curl transfer (h2c by prior knowledge unless h2=False); args end with the path.

@@ -15,19 +15,6 @@ OCTET = "application/octet-stream"
 class ServerCase(ServerTestCase):
     """Request and error-check helpers on top of the per-class server."""
 
-    def request(self, method, path, body=None, headers=None, conn=None):
-        """One request (fresh connection unless `conn`). Returns (status, headers, body)."""
-        own = conn is None
-        if own:
-            conn = http.client.HTTPConnection(self.srv.host, self.srv.port, timeout=10)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            data = resp.read()
-            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
-        finally:
-            if own:
-                conn.close()
 
     def assertError(self, result, status, msg=None):
         """An error response: the status, and a non-empty text/plain body saying what was wrong."""

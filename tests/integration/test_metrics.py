@@ -77,18 +77,6 @@ class MetricsTest(ServerTestCase):
             raise unittest.SkipTest("curl is required")
         super().setUpClass()
 
-    def request(self, method, path, body=None, headers=None, conn=None):
-        own = conn is None
-        if own:
-            conn = http.client.HTTPConnection(self.srv.host, self.srv.port, timeout=10)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            data = resp.read()
-            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
-        finally:
-            if own:
-                conn.close()
 
     def curl_h2(self, *args):
         """curl --http2-prior-knowledge; args end with the path. Returns the status."""

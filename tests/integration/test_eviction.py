@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import unittest
 
-from hkv_server import BINARY, ServerTestCase
+from hkv_server import BINARY, HkvServer, ServerTestCase
 from pipelined import pipeline, request_bytes
 
 KIB = 1024
@@ -152,6 +152,18 @@ class AccountingTest(StoreStatsCase):
                f"VmRSS by {rss_growth} B ({rss_growth / MIB:.1f} MiB)")
         self.assertGreater(rss_growth, 0, msg)
         self.assertLessEqual(abs(counted - rss_growth), 0.25 * rss_growth, msg)
+
+
+class StartupWarningTest(unittest.TestCase):
+    """An unbounded store is allowed but said out loud at start; a capped one is not warned about."""
+
+    def test_warning_only_without_a_cap(self):
+        for args, warned in (((), True), (("--max-memory", "64MiB"), False)):
+            srv = HkvServer(*args)
+            code, log = srv.stop()
+            self.assertEqual(code, 0, log)
+            self.assertEqual("no --max-memory" in log, warned, log)
+            self.assertIn("max-memory=" + ("0" if warned else str(64 * MIB)), log)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,6 @@
 // them once sent.
 #include "app/handlers.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <new>
 #include <string>
@@ -74,12 +72,6 @@ bool read_if_match(const http::Request& req, EntityTagList& tags, Precondition& 
 }
 
 }  // namespace
-
-std::uint64_t coarse_now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
-}
 
 void KvHandler::begin_turn() {
   turn_started_ = CycleClock::now();

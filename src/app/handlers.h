@@ -40,8 +40,5 @@ class KvHandler final : public http::RequestHandler {
   std::uint64_t now_ms_ = 0;  // wall clock at the start of the turn, for expiry and Age
 };
 
-// Wall-clock milliseconds since the epoch, at the kernel's tick resolution (cheap; expiry and
-// Age only need seconds).
-std::uint64_t coarse_now_ms();
 
 }  // namespace hkv::app

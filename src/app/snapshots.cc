@@ -9,7 +9,7 @@
 #include <ctime>
 #include <system_error>
 
-#include "app/handlers.h"
+#include "app/cycle_clock.h"
 #include "store/snapshot.h"
 
 namespace hkv::app {

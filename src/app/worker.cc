@@ -10,6 +10,8 @@
 
 #include <algorithm>
 
+#include "app/cycle_clock.h"
+
 namespace hkv::app {
 
 Worker::Worker(const net::ListenOptions& listen, const http::HttpLimits& limits, Store& store,

@@ -6,13 +6,9 @@
 
 namespace hkv::http {
 
-namespace {
-
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
-
-}  // namespace
 
 std::optional<Field> kept_field(std::string_view name) {
   switch (name.size()) {  // most fields are dismissed by their length alone

@@ -15,6 +15,9 @@ namespace hkv::http {
 enum class Field : std::uint8_t { content_type, cache_control, if_match, if_none_match, authorization };
 inline constexpr std::size_t kFieldCount = 5;
 
+// ASCII case-insensitive equality, as header names and tokens compare.
+bool iequals(std::string_view a, std::string_view b);
+
 // The kept field `name` stands for (any letter case), or nullopt.
 std::optional<Field> kept_field(std::string_view name);
 

@@ -4,8 +4,6 @@
 // in order, each after it holds an admission slot.
 #include "http/h1.h"
 
-#include <strings.h>
-
 #include <array>
 #include <string_view>
 
@@ -15,10 +13,6 @@
 namespace hkv::http {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 bool has_token(std::string_view list, std::string_view token) {
   while (!list.empty()) {

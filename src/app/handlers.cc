@@ -81,10 +81,9 @@ void KvHandler::begin_turn() {
 void KvHandler::handle(const http::Request& req, http::Response& resp) {
   RouteKind kind = RouteKind::not_found;
   route_and_answer(req, resp, kind);
-  // Signed: a thread moved to another core mid-turn may read a slightly smaller counter there.
-  const auto ticks = static_cast<std::int64_t>(CycleClock::now() - turn_started_);
-  const auto ns = static_cast<std::int64_t>(static_cast<double>(std::max<std::int64_t>(ticks, 0)) * ns_per_tick_);
-  metrics_.count_request(req.version, req.method, kind, resp.status, std::chrono::nanoseconds(ns));
+  // A thread moved to another core mid-turn may read a slightly smaller counter there: count 0.
+  const std::uint64_t now = CycleClock::now();
+  metrics_.count_request(req.version, req.method, kind, resp.status, now > turn_started_ ? now - turn_started_ : 0);
 }
 
 void KvHandler::route_and_answer(const http::Request& req, http::Response& resp, RouteKind& kind) {

@@ -19,7 +19,7 @@ struct HandlerOptions {
 class KvHandler final : public http::RequestHandler {
  public:
   KvHandler(Store& store, WorkerMetrics& metrics, const MetricsRegistry& registry, HandlerOptions options)
-      : store_(store), metrics_(metrics), registry_(registry), options_(options), ns_per_tick_(CycleClock::ns_per_tick()) {}
+      : store_(store), metrics_(metrics), registry_(registry), options_(options) {}
   void handle(const http::Request& req, http::Response& resp) override;
   // Called by the worker at the start of every event-loop turn: requests answered in this turn
   // use its clock readings (one pair of clock reads per turn, not per request).
@@ -35,7 +35,6 @@ class KvHandler final : public http::RequestHandler {
   WorkerMetrics& metrics_;
   const MetricsRegistry& registry_;
   HandlerOptions options_;
-  const double ns_per_tick_;
   std::uint64_t turn_started_ = 0;  // CycleClock ticks
   std::uint64_t now_ms_ = 0;  // wall clock at the start of the turn, for expiry and Age
 };

@@ -2,6 +2,8 @@
 // Counting requests per worker and rendering the sums as Prometheus text and as JSON.
 #include "app/metrics.h"
 
+#include "app/cycle_clock.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -30,28 +32,29 @@ std::string status_label(std::size_t slot) {
 
 }  // namespace
 
+WorkerMetrics::WorkerMetrics() {
+  for (std::size_t i = 0; i < kLatencyBounds.size(); ++i)
+    latency_bounds_ticks[i] = static_cast<std::uint64_t>(kLatencyBounds[i] * 1e9 / CycleClock::ns_per_tick());
+}
+
 void WorkerMetrics::count_request(http::HttpVersion proto, http::Method method, http::RouteKind route,
-                                  std::uint16_t status, std::chrono::nanoseconds latency) {
+                                  std::uint16_t status, std::uint64_t latency_ticks) {
   requests[static_cast<std::size_t>(proto)][static_cast<std::size_t>(method)][static_cast<std::size_t>(route)]
           [status_slot(status)]
               .add();
-  static constexpr auto kBoundsNs = [] {
-    std::array<std::int64_t, kLatencyBounds.size()> ns{};
-    for (std::size_t i = 0; i < ns.size(); ++i) ns[i] = static_cast<std::int64_t>(kLatencyBounds[i] * 1e9 + 0.5);
-    return ns;
-  }();
-  // The first bound >= the latency (Prometheus buckets are upper-inclusive).
-  const std::size_t b = static_cast<std::size_t>(
-      std::lower_bound(kBoundsNs.begin(), kBoundsNs.end(), static_cast<std::int64_t>(latency.count())) - kBoundsNs.begin());
+  // The first bound >= the latency (Prometheus buckets are upper-inclusive): the number of bounds
+  // below it, counted without branches.
+  std::size_t b = 0;
+  for (std::uint64_t bound : latency_bounds_ticks) b += latency_ticks > bound;
   latency_buckets[b].add();
-  latency_sum_ns.add(static_cast<std::uint64_t>(latency.count()));
+  latency_sum_ticks.add(latency_ticks);
 }
 
 struct MetricsRegistry::Totals {
   std::array<std::array<std::array<std::array<std::uint64_t, kCountedStatuses.size()>, kRoutes>, kMethods>, kProtocols>
       requests{};
   std::array<std::uint64_t, kLatencyBounds.size() + 1> latency_buckets{};
-  std::uint64_t latency_sum_ns = 0, hits = 0, misses = 0, evictions = 0, expirations = 0;
+  std::uint64_t latency_sum_ticks = 0, hits = 0, misses = 0, evictions = 0, expirations = 0;
   std::uint64_t connections_open = 0, connections_accepted = 0;
 };
 
@@ -68,7 +71,7 @@ MetricsRegistry::Totals MetricsRegistry::sum() const {
         for (std::size_t r = 0; r < kRoutes; ++r)
           for (std::size_t s = 0; s < kCountedStatuses.size(); ++s) t.requests[p][m][r][s] += w->requests[p][m][r][s].get();
     for (std::size_t b = 0; b < t.latency_buckets.size(); ++b) t.latency_buckets[b] += w->latency_buckets[b].get();
-    t.latency_sum_ns += w->latency_sum_ns.get();
+    t.latency_sum_ticks += w->latency_sum_ticks.get();
     t.hits += w->hits.get();
     t.misses += w->misses.get();
     t.evictions += w->evictions.get();
@@ -110,7 +113,7 @@ std::string MetricsRegistry::prometheus_text() const {
     }
   }
   fmt::format_to(std::back_inserter(out), "hkv_request_duration_seconds_sum {}\n",
-                 static_cast<double>(t.latency_sum_ns) * 1e-9);
+                 static_cast<double>(t.latency_sum_ticks) * CycleClock::ns_per_tick() * 1e-9);
   fmt::format_to(std::back_inserter(out), "hkv_request_duration_seconds_count {}\n", cumulative);
 
   family("hkv_cache_hits_total", "counter", "GETs that found a live value.");
@@ -179,7 +182,7 @@ std::string MetricsRegistry::json() const {
       fmt::format_to(std::back_inserter(out), "\"+Inf\":{}", t.latency_buckets[b]);
     }
   }
-  fmt::format_to(std::back_inserter(out), "}},\"sum\":{}}}}}\n", static_cast<double>(t.latency_sum_ns) * 1e-9);
+  fmt::format_to(std::back_inserter(out), "}},\"sum\":{}}}}}\n", static_cast<double>(t.latency_sum_ticks) * CycleClock::ns_per_tick() * 1e-9);
   return out;
 }
 

@@ -43,7 +43,7 @@ struct alignas(64) WorkerMetrics {
   std::array<std::array<std::array<std::array<Cell, kCountedStatuses.size()>, kRoutes>, kMethods>, kProtocols>
       requests;
   std::array<Cell, kLatencyBounds.size() + 1> latency_buckets;  // the last is +Inf
-  Cell latency_sum_ns;
+  Cell latency_sum_ticks;  // CycleClock ticks; converted to seconds on scrape
   Cell hits;
   Cell misses;
   Cell evictions;
@@ -51,8 +51,13 @@ struct alignas(64) WorkerMetrics {
   Cell connections_open;
   Cell connections_accepted;
 
+  std::array<std::uint64_t, kLatencyBounds.size()> latency_bounds_ticks;  // kLatencyBounds in CycleClock ticks
+
+  WorkerMetrics();
+  // `latency_ticks` in CycleClock ticks: compared with bounds converted once, so a request costs
+  // no floating point.
   void count_request(http::HttpVersion proto, http::Method method, http::RouteKind route, std::uint16_t status,
-                     std::chrono::nanoseconds latency);
+                     std::uint64_t latency_ticks);
 };
 
 class MetricsRegistry {

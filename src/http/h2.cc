@@ -87,6 +87,9 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   bool peer_closed_ = false;
   int open_streams_ = 0;
   Stream* streams_ = nullptr;
+  // The stream whose request header block is arriving: HEADERS and its CONTINUATIONs come
+  // back to back, so on_header needs no lookup by id.
+  Stream* receiving_ = nullptr;
 };
 
 const nghttp2_session_callbacks* callbacks() {
@@ -154,6 +157,7 @@ Stream* H2Session::open_stream(std::int32_t id) {
 // Frees a stream and everything it holds: its admission slot, its place in the wait queue and
 // the value its response borrows.
 void H2Session::close_stream(Stream* s) {
+  if (receiving_ == s) receiving_ = nullptr;
   if (s->parked) {
     std::erase(parked_, s);
     if (parked_.empty() && waiting_) {
@@ -222,17 +226,18 @@ Stream* H2Session::stream(std::int32_t id) {
 }
 
 int H2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self) {
+  auto* h = static_cast<H2Session*>(self);
+  h->receiving_ = nullptr;  // trailers are not read
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-  static_cast<H2Session*>(self)->open_stream(frame->hd.stream_id);
+  h->receiving_ = h->open_stream(frame->hd.stream_id);
   return 0;
 }
 
-int H2Session::on_header(nghttp2_session* session, const nghttp2_frame* frame, const std::uint8_t* name,
+int H2Session::on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
                          std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
-                         std::uint8_t, void*) {
-  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-  auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
-  if (s == nullptr) return 0;
+                         std::uint8_t, void* self) {
+  Stream* s = static_cast<H2Session*>(self)->receiving_;
+  if (s == nullptr || s->id != frame->hd.stream_id) return 0;
   std::string_view n(reinterpret_cast<const char*>(name), namelen);
   std::string_view v(reinterpret_cast<const char*>(value), valuelen);
   if (n.starts_with(':')) {  // nghttp2 has checked the pseudo-headers; only two matter here

@@ -18,16 +18,26 @@ Route key_route(RouteKind kind, std::string_view raw, std::string& key_buffer) {
   r.kind = kind;
   if (raw.empty()) {
     r.key_error = KeyError::empty;
-  } else if (raw.find('/') != std::string_view::npos) {
+    return r;
+  }
+  if (raw.find('/') != std::string_view::npos) {
     r.kind = RouteKind::not_found;  // the key is exactly one path segment
-  } else if (!percent_decode(raw, key_buffer)) {
-    r.key_error = KeyError::bad_encoding;
-  } else if (key_buffer.empty()) {
+    return r;
+  }
+  std::string_view key = raw;  // a key with nothing to decode is used in place
+  if (raw.find('%') != std::string_view::npos) {
+    if (!percent_decode(raw, key_buffer)) {
+      r.key_error = KeyError::bad_encoding;
+      return r;
+    }
+    key = key_buffer;
+  }
+  if (key.empty()) {
     r.key_error = KeyError::empty;
-  } else if (key_buffer.size() > kMaxKeyBytes) {
+  } else if (key.size() > kMaxKeyBytes) {
     r.key_error = KeyError::too_long;
   } else {
-    r.key = key_buffer;
+    r.key = key;
   }
   return r;
 }

@@ -20,7 +20,7 @@ enum class KeyError { none, empty, bad_encoding, too_long };
 struct Route {
   RouteKind kind = RouteKind::not_found;
   KeyError key_error = KeyError::none;
-  std::string_view key;    // decoded; points into the caller's buffer
+  std::string_view key;    // decoded; points into the target, or into key_buffer when decoded
   std::string_view query;  // after '?', up to any '#'; still percent-encoded
 };
 
@@ -31,7 +31,8 @@ std::optional<std::string_view> query_param(std::string_view query, std::string_
 // '+' is kept as '+' (it only means space in form bodies, not in paths).
 bool percent_decode(std::string_view in, std::string& out);
 
-// Routes `target` (path plus optional query). `key_buffer` holds the decoded key.
+// Routes `target` (path plus optional query). `key_buffer` holds the key when it had to be
+// percent-decoded.
 Route route(std::string_view target, std::string& key_buffer);
 
 // Allowed methods for a route (the Allow header of a 405).

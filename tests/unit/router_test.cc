@@ -12,15 +12,18 @@ namespace {
 
 using namespace std::string_literals;
 
-// Routes `target` with a fresh buffer; keeps the buffer alive next to the result.
+// Routes a copy of `target` with a fresh buffer; keeps both alive next to the result, since the
+// key may point into either.
 struct Routed {
+  std::string target;
   std::string buffer;
   Route r;
 };
 
 Routed route_of(std::string_view target) {
   Routed out;
-  out.r = route(target, out.buffer);
+  out.target = target;
+  out.r = route(out.target, out.buffer);
   return out;
 }
 
@@ -33,7 +36,7 @@ void expect_decodes(std::string_view in, std::string_view want) {
 
 // Expects `target` to route to `kind` with the valid (decoded) key `key`.
 void expect_key(std::string_view target, RouteKind kind, std::string_view key) {
-  auto [buf, r] = route_of(target);
+  auto [routed_target, buf, r] = route_of(target);
   EXPECT_EQ(r.kind, kind) << target;
   EXPECT_EQ(r.key_error, KeyError::none) << target;
   EXPECT_EQ(r.key, key) << target;
@@ -90,7 +93,7 @@ TEST(PercentDecode, RejectsMalformedEscapes) {
 // ---- route: the fixed paths ---------------------------------------------------------------------
 
 TEST(Route, Root) {
-  auto [buf, r] = route_of("/");
+  auto [routed_target, buf, r] = route_of("/");
   EXPECT_EQ(r.kind, RouteKind::root);
   EXPECT_EQ(r.key_error, KeyError::none);
   EXPECT_TRUE(r.key.empty());
@@ -118,7 +121,7 @@ TEST(Route, QueryStringIsIgnored) {
   for (std::string_view t : {"/get/k?x=1", "/get/k?", "/get/k?a/b=%zz", "/get/k#frag", "/get/k#a?b"}) {
     expect_key(t, RouteKind::get_value, "k");
   }
-  auto [buf, r] = route_of("/store/k?ttl=5");
+  auto [routed_target, buf, r] = route_of("/store/k?ttl=5");
   EXPECT_EQ(r.kind, RouteKind::store_value);
   EXPECT_EQ(r.key, "k");
 }
@@ -130,7 +133,7 @@ TEST(Route, KeyIsPercentDecoded) {
 }
 
 TEST(Route, EncodedNulIsAOneByteKey) {
-  auto [buf, r] = route_of("/get/%00");
+  auto [routed_target, buf, r] = route_of("/get/%00");
   EXPECT_EQ(r.key_error, KeyError::none);
   EXPECT_EQ(r.key, "\0"s);
 }
@@ -141,7 +144,7 @@ TEST(Route, EncodedSlashStaysInsideTheKey) { expect_key("/get/a%2Fb", RouteKind:
 
 TEST(Route, BadEncoding) {
   for (std::string_view t : {"/get/%", "/get/%4", "/get/%zz", "/get/ok%", "/store/%", "/store/x%4"}) {
-    auto [buf, r] = route_of(t);
+    auto [routed_target, buf, r] = route_of(t);
     EXPECT_NE(r.kind, RouteKind::not_found) << t;
     EXPECT_EQ(r.key_error, KeyError::bad_encoding) << t;
     EXPECT_TRUE(r.key.empty()) << t;
@@ -152,12 +155,12 @@ TEST(Route, BadEncoding) {
 
 TEST(Route, EmptyKey) {
   for (std::string_view t : {"/get/", "/get/?x=1", "/get/#f"}) {
-    auto [buf, r] = route_of(t);
+    auto [routed_target, buf, r] = route_of(t);
     EXPECT_EQ(r.kind, RouteKind::get_value) << t;
     EXPECT_EQ(r.key_error, KeyError::empty) << t;
     EXPECT_TRUE(r.key.empty()) << t;
   }
-  auto [buf, r] = route_of("/store/");
+  auto [routed_target, buf, r] = route_of("/store/");
   EXPECT_EQ(r.kind, RouteKind::store_value);
   EXPECT_EQ(r.key_error, KeyError::empty);
 }
@@ -199,7 +202,7 @@ TEST(Route, KeyLengthIsCountedAfterDecoding) {
 
 TEST(Route, KeyWithSlashIsNotFound) {
   for (std::string_view t : {"/get/a/b", "/get/k/", "/store/a/b", "/get//", "/store//x"}) {
-    auto [buf, r] = route_of(t);
+    auto [routed_target, buf, r] = route_of(t);
     EXPECT_EQ(r.kind, RouteKind::not_found) << t;
   }
 }
@@ -207,7 +210,7 @@ TEST(Route, KeyWithSlashIsNotFound) {
 TEST(Route, UnknownPathsAreNotFound) {
   for (std::string_view t : {"", "//", "/get", "/store", "/GET/k", "/gets/k", "/getk", "/x/get/k",
                              "get/k", "/index.html", "/get?/k", "*"}) {
-    auto [buf, r] = route_of(t);
+    auto [routed_target, buf, r] = route_of(t);
     EXPECT_EQ(r.kind, RouteKind::not_found) << "target: '" << t << "'";
     EXPECT_EQ(r.key_error, KeyError::none) << t;
     EXPECT_TRUE(r.key.empty()) << t;

@@ -60,6 +60,41 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
       ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30).description("at most 1GiB"))
       ->default_str("1MiB");
+  app.add_option("--max-header-bytes", c.http.max_header_bytes,
+                 "Largest request header section (HTTP/2: decoded, +32 per field); larger gets 431. "
+                 "Suffixes: KiB")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 20).description("1KiB to 1MiB"))
+      ->default_str("16KiB");
+  app.add_option("--max-headers", c.http.max_headers, "Most header fields in one request; more gets 431")
+      ->check(CLI::Range(std::size_t{8}, std::size_t{10000}))
+      ->capture_default_str();
+  app.add_option("--h2-reset-burst", c.http.h2_reset_burst,
+                 "HTTP/2 stream resets (received and sent) a connection may burst before GOAWAY "
+                 "(Rapid Reset, MadeYouReset)")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
+  app.add_option("--h2-reset-rate", c.http.h2_reset_rate,
+                 "HTTP/2 stream resets per second a connection may sustain after the burst")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
+  app.add_option("--h2-max-continuations", c.http.h2_max_continuations,
+                 "HTTP/2 CONTINUATION frames allowed after one HEADERS (CONTINUATION flood)")
+      ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
+  app.add_option("--h2-max-pending-acks", c.http.h2_max_pending_acks,
+                 "HTTP/2 SETTINGS/PING acknowledgements queued for a peer that does not read (PING and "
+                 "SETTINGS floods)")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
+  app.add_option("--h2-max-settings", c.http.h2_max_settings, "HTTP/2 entries allowed in one SETTINGS frame")
+      ->check(CLI::Range(8u, 1000u))
+      ->capture_default_str();
+  app.add_option("--h2-max-bad-frames", c.http.h2_max_bad_frames,
+                 "HTTP/2 empty DATA frames without END_STREAM plus frames rejected as invalid, per "
+                 "connection, before GOAWAY")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
   app.add_option("--initial-capacity", c.initial_capacity, "Entries the table is pre-sized for")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32))
       ->capture_default_str();

@@ -56,6 +56,8 @@ struct MetricsRegistry::Totals {
   std::array<std::uint64_t, kLatencyBounds.size() + 1> latency_buckets{};
   std::uint64_t latency_sum_ticks = 0, hits = 0, misses = 0, evictions = 0, expirations = 0;
   std::uint64_t connections_open = 0, connections_accepted = 0;
+  std::array<std::uint64_t, http::kH2AbuseKinds> h2_abuse{};
+  std::uint64_t h2_goaways = 0;
 };
 
 MetricsRegistry::MetricsRegistry(int workers, const Store& store, const http::AdmissionGate& gate)
@@ -78,6 +80,8 @@ MetricsRegistry::Totals MetricsRegistry::sum() const {
     t.expirations += w->expirations.get();
     t.connections_open += w->connections_open.get();
     t.connections_accepted += w->connections_accepted.get();
+    for (std::size_t a = 0; a < http::kH2AbuseKinds; ++a) t.h2_abuse[a] += w->protocol.h2_abuse[a].get();
+    t.h2_goaways += w->protocol.h2_goaways.get();
   }
   return t;
 }
@@ -136,6 +140,13 @@ std::string MetricsRegistry::prometheus_text() const {
   sample("hkv_connections_accepted_total", t.connections_accepted);
   family("hkv_requests_in_flight", "gauge", "Requests holding an admission slot (--concurrency-limit).");
   sample("hkv_requests_in_flight", static_cast<std::uint64_t>(std::max(0, gate_.in_flight())));
+  family("hkv_h2_goaways_total", "counter", "HTTP/2 GOAWAY frames sent, for any reason.");
+  sample("hkv_h2_goaways_total", t.h2_goaways);
+  family("hkv_h2_flood_goaways_total", "counter",
+         "HTTP/2 connections sent GOAWAY for crossing a flood limit, by kind (see --help: --h2-*).");
+  for (std::size_t a = 0; a < http::kH2AbuseKinds; ++a)
+    fmt::format_to(std::back_inserter(out), "hkv_h2_flood_goaways_total{{kind=\"{}\"}} {}\n", http::kH2AbuseNames[a],
+                   t.h2_abuse[a]);
   family("hkv_uptime_seconds", "gauge", "Seconds since the server started.");
   fmt::format_to(std::back_inserter(out), "hkv_uptime_seconds {:.3f}\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
@@ -157,6 +168,11 @@ std::string MetricsRegistry::json() const {
   field("connections_open", t.connections_open);
   field("connections_accepted", t.connections_accepted);
   field("requests_in_flight", std::max(0, gate_.in_flight()));
+  field("h2_goaways", t.h2_goaways);
+  out += "\"h2_flood_goaways\":{";
+  for (std::size_t a = 0; a < http::kH2AbuseKinds; ++a)
+    fmt::format_to(std::back_inserter(out), "{}\"{}\":{}", a == 0 ? "" : ",", http::kH2AbuseNames[a], t.h2_abuse[a]);
+  out += "},";
   out += "\"requests\":[";
   bool first = true;
   std::uint64_t total = 0;

@@ -12,22 +12,15 @@
 #include <vector>
 
 #include "http/admission.h"
+#include "http/context.h"
 #include "http/request.h"
 #include "http/router.h"
+#include "net/counter.h"
 #include "store/store.h"
 
 namespace hkv::app {
 
-// A counter or gauge with one writer thread: a plain load and store, readable from any thread.
-class Cell {
- public:
-  void add(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-  void sub(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
-  std::uint64_t get() const { return v_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::uint64_t> v_{0};
-};
+using Cell = net::Counter;
 
 inline constexpr std::size_t kProtocols = 2;  // http::HttpVersion
 inline constexpr std::size_t kMethods = 6;    // http::Method
@@ -50,6 +43,7 @@ struct alignas(64) WorkerMetrics {
   Cell expirations;
   Cell connections_open;
   Cell connections_accepted;
+  http::ProtocolCounters protocol;  // filled by the protocol sessions of this worker
 
   std::array<std::uint64_t, kLatencyBounds.size()> latency_bounds_ticks;  // kLatencyBounds in CycleClock ticks
 

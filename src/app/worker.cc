@@ -22,7 +22,7 @@ Worker::Worker(const net::ListenOptions& listen, const http::HttpLimits& limits,
       shutdown_timeout_(shutdown_timeout),
       admission_(gate, [this] { loop_.wake(); }),
       handler_(store, metrics, registry, handler_options),
-      ctx_{handler_, admission_, limits} {
+      ctx_{handler_, admission_, limits, metrics.protocol} {
   gate.register_queue(&admission_);
   listener_ = std::make_unique<net::Listener>(loop_, listen, [this](int fd) { accept(fd); });
 }

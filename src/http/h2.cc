@@ -12,6 +12,7 @@
 #include <new>
 #include <string>
 
+#include "http/h2_guard.h"
 #include "http/h2_memory.h"
 #include "http/response.h"
 
@@ -29,6 +30,9 @@ struct Stream {
   std::string body;
   RequestFields fields;
   bool body_too_large = false;
+  bool headers_too_large = false;  // past --max-headers or --max-header-bytes: answered 431
+  std::uint32_t header_count = 0;
+  std::size_t header_bytes = 0;  // counted as SETTINGS_MAX_HEADER_LIST_SIZE does: +32 per field
   bool holds_slot = false;
   bool parked = false;
   Response resp;
@@ -63,6 +67,9 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* self);
   static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code,
                              void* self);
+  static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static int on_invalid_frame_recv(nghttp2_session*, const nghttp2_frame* frame, int lib_error_code,
+                                   void* self);
   static ssize_t read_body(nghttp2_session*, std::int32_t stream_id, std::uint8_t* buf,
                            std::size_t length, std::uint32_t* data_flags, nghttp2_data_source* source,
                            void* self);
@@ -76,10 +83,15 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   Stream* open_stream(std::int32_t id);
   void close_stream(Stream* s);
   void close_all_streams();
+  void count_reset();
+  void count_bad_frame();
+  void terminate(H2Abuse why);
 
   net::Connection& conn_;
   HttpContext& ctx_;
   nghttp2_session* session_ = nullptr;
+  H2FloodGuard guard_;
+  bool terminated_ = false;  // GOAWAY for a flood is queued
   std::deque<Stream*> parked_;
   int adopted_slots_ = 0;  // slots of HTTP/1.1 responses still being written at the upgrade
   int slots_held_ = 0;
@@ -102,6 +114,8 @@ const nghttp2_session_callbacks* callbacks() {
       nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, H2Session::on_data_chunk);
       nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, H2Session::on_frame_recv);
       nghttp2_session_callbacks_set_on_stream_close_callback(cbs, H2Session::on_stream_close);
+      nghttp2_session_callbacks_set_on_frame_send_callback(cbs, H2Session::on_frame_send);
+      nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, H2Session::on_invalid_frame_recv);
     }
     ~Holder() { nghttp2_session_callbacks_del(cbs); }
   } holder;
@@ -133,7 +147,7 @@ nghttp2_nv make_unindexed_nv(std::string_view name, std::string_view value) {
   return make_nv(name, value, NGHTTP2_NV_FLAG_NO_INDEX);
 }
 
-H2Session::H2Session(net::Connection& conn, HttpContext& ctx) : conn_(conn), ctx_(ctx) {}
+H2Session::H2Session(net::Connection& conn, HttpContext& ctx) : conn_(conn), ctx_(ctx), guard_(ctx.limits) {}
 
 H2Session::~H2Session() {
   close_all_streams();
@@ -190,7 +204,8 @@ void H2Session::close_all_streams() {
 bool H2Session::init(const UpgradeRequest* up) {
   std::string settings;
   if (up != nullptr && !base64url_decode(up->http2_settings, settings)) return false;
-  int rv = nghttp2_session_server_new3(&session_, callbacks(), this, nullptr, thread_h2_memory());
+  int rv = nghttp2_session_server_new3(&session_, callbacks(), this, h2_session_options(ctx_.limits),
+                                      thread_h2_memory());
   if (rv != 0) return false;
   if (up != nullptr) {
     rv = nghttp2_session_upgrade2(session_, reinterpret_cast<const std::uint8_t*>(settings.data()),
@@ -200,8 +215,9 @@ bool H2Session::init(const UpgradeRequest* up) {
   nghttp2_settings_entry iv[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, ctx_.limits.max_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(ctx_.limits.max_header_bytes)},
   };
-  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, iv, 2);
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, iv, 3);
   // A larger connection window lets several large uploads proceed at once.
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 16 << 20);
   if (up != nullptr) {
@@ -238,6 +254,13 @@ int H2Session::on_header(nghttp2_session*, const nghttp2_frame* frame, const std
                          std::uint8_t, void* self) {
   Stream* s = static_cast<H2Session*>(self)->receiving_;
   if (s == nullptr || s->id != frame->hd.stream_id) return 0;
+  // An HPACK bomb decodes to far more than it costs to send: what is kept is bounded here.
+  const HttpLimits& limits = static_cast<H2Session*>(self)->ctx_.limits;
+  s->header_bytes += namelen + valuelen + 32;
+  if (++s->header_count > limits.max_headers || s->header_bytes > limits.max_header_bytes) {
+    s->headers_too_large = true;
+    return 0;
+  }
   std::string_view n(reinterpret_cast<const char*>(name), namelen);
   std::string_view v(reinterpret_cast<const char*>(value), valuelen);
   if (n.starts_with(':')) {  // nghttp2 has checked the pseudo-headers; only two matter here
@@ -269,6 +292,10 @@ int H2Session::on_data_chunk(nghttp2_session* session, std::uint8_t, std::int32_
 
 int H2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* self) {
   auto* h = static_cast<H2Session*>(self);
+  if (frame->hd.type == NGHTTP2_RST_STREAM) h->count_reset();
+  // An empty DATA frame that does not end the stream does nothing but cost work (CVE-2019-9518).
+  if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+    h->count_bad_frame();
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     if (Stream* s = h->stream(frame->hd.stream_id)) h->request_complete(s);
@@ -283,6 +310,42 @@ int H2Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::ui
   nghttp2_session_set_stream_user_data(h->session_, stream_id, nullptr);
   h->close_stream(s);
   return 0;
+}
+
+int H2Session::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* self) {
+  auto* h = static_cast<H2Session*>(self);
+  if (frame->hd.type == NGHTTP2_RST_STREAM) h->count_reset();
+  if (frame->hd.type == NGHTTP2_GOAWAY) {
+    h->ctx_.counters.h2_goaways.add();
+    // nghttp2 ends a session itself with ENHANCE_YOUR_CALM for a SETTINGS frame of too many
+    // entries (its reset limit is only a backstop behind the guard, which trips first).
+    if (frame->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM && !h->terminated_) {
+      h->terminated_ = true;
+      h->ctx_.counters.count(H2Abuse::settings_flood);
+    }
+  }
+  return 0;
+}
+
+int H2Session::on_invalid_frame_recv(nghttp2_session*, const nghttp2_frame*, int, void* self) {
+  static_cast<H2Session*>(self)->count_bad_frame();
+  return 0;
+}
+
+void H2Session::count_reset() {
+  if (!guard_.allow_reset(std::chrono::steady_clock::now())) terminate(H2Abuse::reset_flood);
+}
+
+void H2Session::count_bad_frame() {
+  if (!guard_.allow_bad_frame()) terminate(H2Abuse::bad_frames);
+}
+
+// GOAWAY (ENHANCE_YOUR_CALM); nghttp2 reads nothing more and pump() closes once it is sent.
+void H2Session::terminate(H2Abuse why) {
+  if (terminated_) return;
+  terminated_ = true;
+  ctx_.counters.count(why);
+  nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
 ssize_t H2Session::read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
@@ -346,7 +409,9 @@ void H2Session::dispatch(Stream* s) {
   req.body = s->body;
   req.fields = &s->fields;
   req.version = HttpVersion::h2;
-  if (s->body_too_large) {
+  if (s->headers_too_large) {
+    s->resp.set_error(431, "header section larger than --max-header-bytes or --max-headers\n");
+  } else if (s->body_too_large) {
     s->resp.set_error(413, "request body larger than --max-value-size\n");
   } else {
     ctx_.handler.handle(req, s->resp);
@@ -392,6 +457,7 @@ void H2Session::dispatch(Stream* s) {
 std::size_t H2Session::on_data(const char* data, std::size_t size) {
   ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(data), size);
   if (rv < 0) {
+    if (std::optional<H2Abuse> why = h2_abuse_of(static_cast<int>(rv))) ctx_.counters.count(*why);
     // Protocol error: nghttp2 has queued a GOAWAY where one is due; send it and close.
     pump();
     conn_.close_after_flush();

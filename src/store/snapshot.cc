@@ -7,8 +7,10 @@
 #include "store/snapshot.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -65,16 +67,23 @@ class Writer {
 // Buffered input that hashes everything it reads and reports a short file as truncation.
 class Reader {
  public:
-  Reader(std::FILE* f, const std::string& path) : f_(f), path_(path), hash_(XXH3_createState()) {
+  Reader(std::FILE* f, const std::string& path, std::uint64_t file_size)
+      : f_(f), path_(path), hash_(XXH3_createState()), left_(file_size) {
     XXH3_64bits_reset(hash_.get());
   }
   void get(void* p, std::size_t n) {
     if (n == 0) return;
     if (std::fread(p, 1, n, f_) != n) {
       if (std::ferror(f_)) throw_errno("reading " + path_);
-      throw SnapshotError("snapshot " + path_ + " is truncated (ends inside a record, or has no end marker)");
+      truncated();
     }
     XXH3_64bits_update(hash_.get(), p, n);
+    left_ -= std::min<std::uint64_t>(n, left_);
+  }
+  // Checks that `n` more bytes are in the file before a caller sizes a buffer for them, so that
+  // a damaged length field cannot make the load allocate gigabytes.
+  void expect(std::uint64_t n) const {
+    if (n > left_) truncated();
   }
   template <class T>
   T get_int() {
@@ -86,9 +95,14 @@ class Reader {
   bool at_end() { return std::fgetc(f_) == EOF; }
 
  private:
+  [[noreturn]] void truncated() const {
+    throw SnapshotError("snapshot " + path_ + " is truncated (ends inside a record, or has no end marker)");
+  }
+
   std::FILE* f_;
   const std::string& path_;
   std::unique_ptr<XXH3_state_t, StateFree> hash_;
+  std::uint64_t left_;  // bytes of the file not read yet
 };
 
 void fsync_directory_of(const std::string& path) {
@@ -111,7 +125,9 @@ SnapshotCounts scan(const std::string& path, Store* store, std::uint64_t now_ms)
   File f(std::fopen(path.c_str(), "rbe"));
   if (!f) throw_errno("opening snapshot " + path);
   std::setvbuf(f.get(), buffer.data(), _IOFBF, buffer.size());
-  Reader in(f.get(), path);
+  struct stat st;
+  if (::fstat(::fileno(f.get()), &st) != 0) throw_errno("reading " + path);
+  Reader in(f.get(), path, static_cast<std::uint64_t>(st.st_size));
   char magic[sizeof kMagic];
   in.get(magic, sizeof magic);
   if (std::memcmp(magic, kMagic, sizeof kMagic) != 0) throw SnapshotError(path + " is not an hkv snapshot");
@@ -135,6 +151,7 @@ SnapshotCounts scan(const std::string& path, Store* store, std::uint64_t now_ms)
     std::memcpy(&size, h + 3, 4);
     std::memcpy(&stored_at_ms, h + 7, 8);
     std::memcpy(&expires_at_ms, h + 15, 8);
+    in.expect(std::uint64_t{h[0]} + h[1] + size);
     key.resize(h[0]);
     type.resize(h[1]);
     bytes.resize(size);

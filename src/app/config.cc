@@ -51,6 +51,29 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
           },
           "INT>=1"))
       ->capture_default_str();
+  app.add_option("--max-connections", c.max_connections,
+                 "Open client connections across all workers; more are answered 503 (Retry-After) and closed")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  double header_timeout = 10, body_timeout = 30, idle_timeout = 60, send_timeout = 60;
+  app.add_option("--header-timeout", header_timeout,
+                 "Seconds a client has to send a whole request head, from its first byte (and a new "
+                 "connection, from accept); then 408 and close. 0 = none")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--body-timeout", body_timeout,
+                 "Seconds a request body may go without a byte arriving; then 408 and close. 0 = none")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--idle-timeout", idle_timeout,
+                 "Seconds a keep-alive connection may sit idle between requests before it is closed. 0 = none")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--send-timeout", send_timeout,
+                 "Seconds a response may wait for a client that does not read it; then the connection "
+                 "is closed. 0 = none")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--max-streams", c.http.max_streams,
                  "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection")
       ->check(CLI::Range(1, 1 << 20))
@@ -139,6 +162,8 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
     return app.exit(e);
   }
   c.http.h2c_upgrade = !no_h2c_upgrade;
+  auto ms = [](double s) { return static_cast<std::int64_t>(s * 1000); };
+  c.timeouts = net::ConnectionTimeouts{ms(header_timeout), ms(body_timeout), ms(idle_timeout), ms(send_timeout)};
   c.store = store == "sharded" ? StoreKind::sharded : StoreKind::lockfree;
   if (limit > 500) {
     c.warnings.push_back("--concurrency-limit " + std::to_string(limit) + " capped to 500");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "http/context.h"
+#include "net/connection.h"
 #include "store/store.h"
 
 namespace hkv::app {
@@ -28,6 +29,8 @@ struct Config {
   StoreKind store = StoreKind::lockfree;
   double shutdown_timeout_s = 5.0;
   std::string log_level = "info";
+  int max_connections = 10'000;  // server-wide; beyond it new connections get 503 and are closed
+  net::ConnectionTimeouts timeouts;
   http::HttpLimits http;
   std::vector<std::string> warnings;  // reported once logging is set up
 };

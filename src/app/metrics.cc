@@ -14,6 +14,8 @@ namespace {
 
 constexpr std::array<const char*, kProtocols> kProtocolNames = {"h1", "h2"};
 constexpr std::array<const char*, kMethods> kMethodNames = {"GET", "HEAD", "POST", "PUT", "DELETE", "other"};
+// By net::Awaiting: what the connection was waiting for when it timed out.
+constexpr std::array<const char*, net::kAwaitingKinds> kTimeoutNames = {"idle", "header", "body", "send"};
 constexpr std::array<const char*, kRoutes> kRouteNames = {"root", "get", "store", "metrics", "stats", "none"};
 
 std::size_t status_slot(std::uint16_t status) {
@@ -58,6 +60,8 @@ struct MetricsRegistry::Totals {
   std::uint64_t connections_open = 0, connections_accepted = 0;
   std::array<std::uint64_t, http::kH2AbuseKinds> h2_abuse{};
   std::uint64_t h2_goaways = 0;
+  std::uint64_t connections_refused = 0, accept_errors = 0;
+  std::array<std::uint64_t, net::kAwaitingKinds> timeouts{};
 };
 
 MetricsRegistry::MetricsRegistry(int workers, const Store& store, const http::AdmissionGate& gate)
@@ -82,6 +86,9 @@ MetricsRegistry::Totals MetricsRegistry::sum() const {
     t.connections_accepted += w->connections_accepted.get();
     for (std::size_t a = 0; a < http::kH2AbuseKinds; ++a) t.h2_abuse[a] += w->protocol.h2_abuse[a].get();
     t.h2_goaways += w->protocol.h2_goaways.get();
+    t.connections_refused += w->connections_refused.get();
+    t.accept_errors += w->accept_errors.get();
+    for (std::size_t k = 0; k < net::kAwaitingKinds; ++k) t.timeouts[k] += w->timeouts[k].get();
   }
   return t;
 }
@@ -138,6 +145,16 @@ std::string MetricsRegistry::prometheus_text() const {
   sample("hkv_connections_open", t.connections_open);
   family("hkv_connections_accepted_total", "counter", "Client connections accepted.");
   sample("hkv_connections_accepted_total", t.connections_accepted);
+  family("hkv_connections_refused_total", "counter",
+         "Connections answered 503 and closed because --max-connections were open.");
+  sample("hkv_connections_refused_total", t.connections_refused);
+  family("hkv_accept_errors_total", "counter",
+         "Times accepting paused for lack of file descriptors or memory (see ulimit -n).");
+  sample("hkv_accept_errors_total", t.accept_errors);
+  family("hkv_timeouts_total", "counter",
+         "Connections closed by a timeout: header, body, idle or send (--header-timeout etc.).");
+  for (std::size_t k = 0; k < net::kAwaitingKinds; ++k)
+    fmt::format_to(std::back_inserter(out), "hkv_timeouts_total{{kind=\"{}\"}} {}\n", kTimeoutNames[k], t.timeouts[k]);
   family("hkv_requests_in_flight", "gauge", "Requests holding an admission slot (--concurrency-limit).");
   sample("hkv_requests_in_flight", static_cast<std::uint64_t>(std::max(0, gate_.in_flight())));
   family("hkv_h2_goaways_total", "counter", "HTTP/2 GOAWAY frames sent, for any reason.");
@@ -168,6 +185,12 @@ std::string MetricsRegistry::json() const {
   field("connections_open", t.connections_open);
   field("connections_accepted", t.connections_accepted);
   field("requests_in_flight", std::max(0, gate_.in_flight()));
+  field("connections_refused", t.connections_refused);
+  field("accept_errors", t.accept_errors);
+  out += "\"timeouts\":{";
+  for (std::size_t k = 0; k < net::kAwaitingKinds; ++k)
+    fmt::format_to(std::back_inserter(out), "{}\"{}\":{}", k == 0 ? "" : ",", kTimeoutNames[k], t.timeouts[k]);
+  out += "},";
   field("h2_goaways", t.h2_goaways);
   out += "\"h2_flood_goaways\":{";
   for (std::size_t a = 0; a < http::kH2AbuseKinds; ++a)

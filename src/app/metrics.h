@@ -15,6 +15,7 @@
 #include "http/context.h"
 #include "http/request.h"
 #include "http/router.h"
+#include "net/connection.h"
 #include "net/counter.h"
 #include "store/store.h"
 
@@ -43,6 +44,9 @@ struct alignas(64) WorkerMetrics {
   Cell expirations;
   Cell connections_open;
   Cell connections_accepted;
+  Cell connections_refused;         // over --max-connections
+  Cell accept_errors;               // out of file descriptors or memory at accept
+  net::TimeoutCounters timeouts;    // connections closed by a timeout, by net::Awaiting
   http::ProtocolCounters protocol;  // filled by the protocol sessions of this worker
 
   std::array<std::uint64_t, kLatencyBounds.size()> latency_bounds_ticks;  // kLatencyBounds in CycleClock ticks

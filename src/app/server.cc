@@ -4,6 +4,7 @@
 #include "app/server.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -22,6 +23,24 @@ namespace hkv::app {
 namespace {
 
 const char* store_name(StoreKind k) { return k == StoreKind::lockfree ? "lockfree" : "sharded"; }
+
+// Raises the soft limit on open files to the hard one, and warns when that still cannot hold
+// --max-connections (plus listeners, snapshot files and the like).
+void raise_file_limit(int max_connections) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  constexpr rlim_t kSpare = 64;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < static_cast<rlim_t>(max_connections) + kSpare) {
+    spdlog::warn("the open-file limit ({}) is below --max-connections {} + {}: connections beyond it wait in the "
+                 "accept queue (raise ulimit -n)",
+                 lim.rlim_cur, max_connections, kSpare);
+  }
+}
 
 }  // namespace
 
@@ -46,6 +65,8 @@ int run_server(const Config& config) {
     if (!snapshots->load(config.ignore_bad_snapshot)) return 1;
   }
   HandlerOptions handler_options{config.default_ttl_s};
+  net::ConnectionBudget connections(config.max_connections);
+  raise_file_limit(config.max_connections);
   auto timeout = std::chrono::milliseconds(static_cast<long>(config.shutdown_timeout_s * 1000));
 
   net::ListenOptions listen;
@@ -55,8 +76,8 @@ int run_server(const Config& config) {
   try {
     listen.port = net::claim_port(listen);  // refuse a port another process (even hkv) listens on
     for (int i = 0; i < config.threads; ++i) {
-      workers.push_back(std::make_unique<Worker>(listen, config.http, *store, gate, timeout, metrics.worker(i),
-                                                 metrics, handler_options));
+      workers.push_back(std::make_unique<Worker>(listen, config.http, config.timeouts, *store, gate, connections,
+                                                 timeout, metrics.worker(i), metrics, handler_options));
     }
   } catch (const std::exception& e) {
     spdlog::critical("cannot listen: {}", e.what());
@@ -65,10 +86,10 @@ int run_server(const Config& config) {
   bool v6 = config.bind.find(':') != std::string::npos;
   spdlog::info(
       "hkv {} listening on {}{}{}:{} threads={}{} store={} concurrency-limit={} max-value-size={} max-memory={} "
-      "default-ttl={}s",
+      "default-ttl={}s max-connections={}",
       kVersion, v6 ? "[" : "", config.bind, v6 ? "]" : "", listen.port, config.threads,
       config.pin_threads ? " (pinned)" : "", store_name(config.store), config.concurrency_limit,
-      config.http.max_value_size, config.max_memory, config.default_ttl_s);
+      config.http.max_value_size, config.max_memory, config.default_ttl_s, config.max_connections);
   std::vector<int> cpus = allowed_cpus();
   for (std::size_t i = 0; i < workers.size(); ++i) {
     int cpu = config.pin_threads && !cpus.empty() ? cpus[i % cpus.size()] : -1;

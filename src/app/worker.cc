@@ -9,22 +9,28 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "app/cycle_clock.h"
+#include "http/response.h"
 
 namespace hkv::app {
 
-Worker::Worker(const net::ListenOptions& listen, const http::HttpLimits& limits, Store& store,
-               http::AdmissionGate& gate, std::chrono::milliseconds shutdown_timeout, WorkerMetrics& metrics,
-               const MetricsRegistry& registry, HandlerOptions handler_options)
+Worker::Worker(const net::ListenOptions& listen, const http::HttpLimits& limits,
+               const net::ConnectionTimeouts& timeouts, Store& store, http::AdmissionGate& gate,
+               net::ConnectionBudget& connections, std::chrono::milliseconds shutdown_timeout,
+               WorkerMetrics& metrics, const MetricsRegistry& registry, HandlerOptions handler_options)
     : store_(store),
       metrics_(metrics),
+      connections_(connections),
+      timeouts_(timeouts),
       shutdown_timeout_(shutdown_timeout),
       admission_(gate, [this] { loop_.wake(); }),
       handler_(store, metrics, registry, handler_options),
       ctx_{handler_, admission_, limits, metrics.protocol} {
   gate.register_queue(&admission_);
-  listener_ = std::make_unique<net::Listener>(loop_, listen, [this](int fd) { accept(fd); });
+  listener_ = std::make_unique<net::Listener>(
+      loop_, listen, [this](int fd) { accept(fd); }, [this](int err) { accept_failed(err); });
 }
 
 Worker::~Worker() {
@@ -59,7 +65,12 @@ void Worker::join() {
 }
 
 void Worker::accept(int fd) {
-  auto* c = new net::Connection(loop_, fd, *this);
+  if (!connections_.try_acquire()) {
+    metrics_.connections_refused.add();
+    net::turn_away(fd, http::kServerFullResponse);
+    return;
+  }
+  auto* c = new net::Connection(loop_, fd, *this, &timeouts_, &metrics_.timeouts);
   c->set_protocol(http::make_protocol_sniffer(*c, ctx_));
   metrics_.connections_accepted.add();
   metrics_.connections_open.add();
@@ -68,7 +79,18 @@ void Worker::accept(int fd) {
   live_ = c;
 }
 
+// The listener pauses itself; the next tick resumes it. Logged at most every 10 s per worker.
+void Worker::accept_failed(int err) {
+  metrics_.accept_errors.add();
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_accept_warning_) return;
+  next_accept_warning_ = now + std::chrono::seconds(10);
+  spdlog::warn("cannot accept connections: {} ({} open on this worker, --max-connections {}); retrying every 100 ms",
+               std::strerror(err), metrics_.connections_open.get(), connections_.max());
+}
+
 void Worker::connection_closed(net::Connection* c) {
+  connections_.release();
   if (c->prev != nullptr) c->prev->next = c->next;
   if (c->next != nullptr) c->next->prev = c->prev;
   if (live_ == c) live_ = c->next;
@@ -100,6 +122,7 @@ void Worker::end_of_turn() {
       c = next;
     }
     sweep_expired();
+    if (!stopping_) listener_->resume();
   }
   for (net::Connection* c : closed_) delete c;
   closed_.clear();

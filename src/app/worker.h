@@ -14,6 +14,7 @@
 #include "http/admission.h"
 #include "http/context.h"
 #include "net/connection.h"
+#include "net/connection_budget.h"
 #include "net/event_loop.h"
 #include "net/listener.h"
 #include "store/store.h"
@@ -23,9 +24,10 @@ namespace hkv::app {
 class Worker final : public net::ConnectionOwner {
  public:
   // Opens the listening socket now (so bind errors surface before any thread starts).
-  Worker(const net::ListenOptions& listen, const http::HttpLimits& limits, Store& store,
-         http::AdmissionGate& gate, std::chrono::milliseconds shutdown_timeout, WorkerMetrics& metrics,
-         const MetricsRegistry& registry, HandlerOptions handler_options);
+  Worker(const net::ListenOptions& listen, const http::HttpLimits& limits, const net::ConnectionTimeouts& timeouts,
+         Store& store, http::AdmissionGate& gate, net::ConnectionBudget& connections,
+         std::chrono::milliseconds shutdown_timeout, WorkerMetrics& metrics, const MetricsRegistry& registry,
+         HandlerOptions handler_options);
   ~Worker() override;
 
   // Starts the thread; cpu >= 0 pins it to that CPU.
@@ -39,6 +41,7 @@ class Worker final : public net::ConnectionOwner {
  private:
   void run();
   void accept(int fd);
+  void accept_failed(int err);
   void begin_shutdown();
   void end_of_turn();
 
@@ -46,6 +49,9 @@ class Worker final : public net::ConnectionOwner {
 
   Store& store_;
   WorkerMetrics& metrics_;
+  net::ConnectionBudget& connections_;
+  const net::ConnectionTimeouts timeouts_;
+  std::chrono::steady_clock::time_point next_accept_warning_{};
   std::chrono::milliseconds shutdown_timeout_;
   net::EventLoop loop_;
   http::AdmissionQueue admission_;

@@ -30,6 +30,7 @@ struct Stream {
   std::string body;
   RequestFields fields;
   bool body_too_large = false;
+  bool complete = false;  // the request has ended (END_STREAM seen)
   bool headers_too_large = false;  // past --max-headers or --max-header-bytes: answered 431
   std::uint32_t header_count = 0;
   std::size_t header_bytes = 0;  // counted as SETTINGS_MAX_HEADER_LIST_SIZE does: +32 per field
@@ -55,6 +56,9 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   void on_drained() override;
   void on_shutdown() override;
   void on_close() override;
+  net::Awaiting awaiting() const override;
+  std::uint64_t requests_begun() const override { return streams_opened_; }
+  bool on_timeout(net::Awaiting what) override;
   void admitted() override;
 
   // nghttp2 callbacks
@@ -98,6 +102,8 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   bool waiting_ = false;
   bool peer_closed_ = false;
   int open_streams_ = 0;
+  int incomplete_streams_ = 0;  // open streams whose request has not ended
+  std::uint64_t streams_opened_ = 0;
   Stream* streams_ = nullptr;
   // The stream whose request header block is arriving: HEADERS and its CONTINUATIONs come
   // back to back, so on_header needs no lookup by id.
@@ -164,6 +170,8 @@ Stream* H2Session::open_stream(std::int32_t id) {
   if (streams_ != nullptr) streams_->prev = s;
   streams_ = s;
   ++open_streams_;
+  ++incomplete_streams_;
+  ++streams_opened_;
   nghttp2_session_set_stream_user_data(session_, id, s);
   return s;
 }
@@ -188,6 +196,7 @@ void H2Session::close_stream(Stream* s) {
   if (s->next != nullptr) s->next->prev = s->prev;
   if (streams_ == s) streams_ = s->next;
   --open_streams_;
+  if (!s->complete) --incomplete_streams_;
   s->~Stream();
   thread_h2_memory()->free(s, nullptr);
 }
@@ -224,6 +233,8 @@ bool H2Session::init(const UpgradeRequest* up) {
     conn_.out().append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
     adopted_slots_ = up->slots_held - 1;
     Stream* s = open_stream(1);
+    s->complete = true;  // the HTTP/1.1 request it answers has been read whole
+    --incomplete_streams_;
     s->method = up->method;
     s->method_name = up->method_name;
     s->path = up->target;
@@ -361,6 +372,8 @@ ssize_t H2Session::read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, 
 }
 
 void H2Session::request_complete(Stream* s) {
+  s->complete = true;
+  --incomplete_streams_;
   if (!parked_.empty()) {
     s->parked = true;
     parked_.push_back(s);
@@ -508,6 +521,21 @@ void H2Session::on_shutdown() {
                         NGHTTP2_NO_ERROR, nullptr, 0);
   pump();
   conn_.flush();
+}
+
+net::Awaiting H2Session::awaiting() const {
+  if (open_streams_ == 0) return conn_.out().empty() ? net::Awaiting::request : net::Awaiting::reader;
+  return incomplete_streams_ > 0 ? net::Awaiting::body : net::Awaiting::reader;
+}
+
+// An idle connection, or one whose uploads stalled, is told GOAWAY and closed once it is sent.
+// One whose peer stopped reading cannot be told anything: it is closed at once.
+bool H2Session::on_timeout(net::Awaiting what) {
+  if (what == net::Awaiting::reader) return false;
+  nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+  pump();
+  conn_.close_after_flush();
+  return true;
 }
 
 void H2Session::on_close() {

@@ -21,4 +21,9 @@ void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOp
 // "Sun, 06 Nov 1994 08:49:37 GMT" for the current second (cached per thread).
 std::string_view http_date();
 
+// The whole answer to a connection accepted beyond --max-connections, before it is closed.
+inline constexpr std::string_view kServerFullResponse =
+    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: 47\r\nConnection: close\r\n\r\nserver at --max-connections; retry in a second\n";
+
 }  // namespace hkv::http

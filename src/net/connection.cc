@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <algorithm>
 #include <cstring>
 
 namespace hkv::net {
@@ -22,8 +23,9 @@ std::int64_t monotonic_ms() {
 }
 }  // namespace
 
-Connection::Connection(EventLoop& loop, int fd, ConnectionOwner& owner)
-    : loop_(loop), owner_(owner), fd_(fd), in_(kReadBuffer) {
+Connection::Connection(EventLoop& loop, int fd, ConnectionOwner& owner, const ConnectionTimeouts* timeouts,
+                       TimeoutCounters* fired)
+    : loop_(loop), owner_(owner), fd_(fd), timeouts_(timeouts), fired_(fired) {
   armed_ = EPOLLIN | EPOLLRDHUP;
   loop_.add(fd_, armed_, this);
 }
@@ -62,13 +64,14 @@ void Connection::handle_readable() {
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) close_now();
     return;
   }
-  if (in_end_ == in_.size()) {
+  if (!in_) in_ = std::make_unique_for_overwrite<char[]>(kReadBuffer);
+  if (in_end_ == kReadBuffer) {
     if (in_begin_ == 0) return;  // buffer full of unconsumed input: wait for the protocol
-    std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+    std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
     in_end_ -= in_begin_;
     in_begin_ = 0;
   }
-  ssize_t n = ::read(fd_, in_.data() + in_end_, in_.size() - in_end_);
+  ssize_t n = ::read(fd_, in_.get() + in_end_, kReadBuffer - in_end_);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
     close_now();
@@ -85,6 +88,7 @@ void Connection::handle_readable() {
     return;
   }
   in_end_ += static_cast<std::size_t>(n);
+  ++reads_;
   offer_input();
   flush();
 }
@@ -93,7 +97,7 @@ void Connection::offer_input() {
   while (!closed() && !paused_ && protocol_) {
     if (next_protocol_) protocol_ = std::move(next_protocol_);
     if (in_begin_ == in_end_) break;
-    std::size_t used = protocol_->on_data(in_.data() + in_begin_, in_end_ - in_begin_);
+    std::size_t used = protocol_->on_data(in_.get() + in_begin_, in_end_ - in_begin_);
     in_begin_ += used;
     if (!next_protocol_) break;
   }
@@ -102,11 +106,13 @@ void Connection::offer_input() {
 
 void Connection::flush() {
   if (closed()) return;
+  const std::size_t queued = out_.pending();
   auto status = out_.write_to(fd_);
   if (status == OutputQueue::WriteStatus::error) {
     close_now();
     return;
   }
+  if (out_.pending() != queued) ++writes_;
   bool blocked = status == OutputQueue::WriteStatus::blocked;
   if (!blocked && protocol_) {
     protocol_->on_drained();
@@ -142,7 +148,54 @@ void Connection::start_linger() {
 }
 
 void Connection::tick(std::int64_t now_ms) {
-  if (lingering_ && now_ms >= linger_until_ms_) close_now();
+  if (lingering_) {
+    if (now_ms >= linger_until_ms_) close_now();
+    return;
+  }
+  if (timeouts_ != nullptr && !closed()) check_timeouts(now_ms);
+}
+
+// Sampled every tick, so a timeout fires up to one tick late.
+void Connection::check_timeouts(std::int64_t now_ms) {
+  // Once closing, all that is left is the peer reading the last output.
+  const Awaiting now_awaiting = close_when_flushed_ ? Awaiting::reader
+                                : protocol_         ? protocol_->awaiting()
+                                                    : Awaiting::head;
+  const std::uint64_t begun = protocol_ ? protocol_->requests_begun() : 0;
+  if (now_awaiting != awaiting_ || begun != requests_begun_ || awaiting_since_ms_ < 0) {
+    awaiting_ = now_awaiting;
+    requests_begun_ = begun;
+    awaiting_since_ms_ = now_ms;
+  }
+  if (reads_ != reads_seen_) {
+    reads_seen_ = reads_;
+    last_read_ms_ = now_ms;
+  }
+  if (writes_ != writes_seen_) {
+    writes_seen_ = writes_;
+    last_write_ms_ = now_ms;
+  }
+  std::int64_t limit = 0, since = awaiting_since_ms_;
+  switch (awaiting_) {
+    case Awaiting::request:
+      limit = timeouts_->idle_ms;
+      break;
+    case Awaiting::head:
+      limit = timeouts_->header_ms;
+      break;
+    case Awaiting::body:
+      limit = timeouts_->body_ms;
+      since = std::max(since, last_read_ms_);
+      break;
+    case Awaiting::reader:
+      if (!want_write_) return;  // nothing is blocked on the peer
+      limit = timeouts_->send_ms;
+      since = std::max(since, last_write_ms_);
+      break;
+  }
+  if (limit <= 0 || now_ms - since < limit) return;
+  if (fired_ != nullptr) (*fired_)[static_cast<std::size_t>(awaiting_)].add();
+  if (close_when_flushed_ || !protocol_ || !protocol_->on_timeout(awaiting_)) close_now();
 }
 
 void Connection::pause_reading() {

@@ -3,17 +3,36 @@
 // Protocol (HTTP/1.1 or HTTP/2), and writes the Protocol's output with one writev per batch.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <vector>
 
+#include "net/counter.h"
 #include "net/event_loop.h"
 #include "net/output_queue.h"
 
 namespace hkv::net {
 
 class Connection;
+
+// What a connection waits for from its peer, which decides the timeout that applies.
+enum class Awaiting : std::uint8_t {
+  request,  // nothing in progress: idle between requests (idle timeout)
+  head,     // the rest of a request head, timed from its first byte (header timeout)
+  body,     // more of a request body: time without a byte arriving (body timeout)
+  reader,   // the server is answering; output blocked on a peer that does not read (send timeout)
+};
+inline constexpr std::size_t kAwaitingKinds = 4;
+
+// Timeouts in milliseconds (0 = none), and the counters of the ones that fired, by Awaiting.
+struct ConnectionTimeouts {
+  std::int64_t header_ms = 10'000;
+  std::int64_t body_ms = 30'000;
+  std::int64_t idle_ms = 60'000;
+  std::int64_t send_ms = 60'000;
+};
+using TimeoutCounters = std::array<Counter, kAwaitingKinds>;
 
 // What speaks on a connection. Implementations live in the http layer.
 class Protocol {
@@ -31,6 +50,13 @@ class Protocol {
   virtual void on_shutdown() = 0;
   // The connection is going away (called once, before the protocol is destroyed).
   virtual void on_close() {}
+  // What the protocol waits for; polled by the connection's timer.
+  virtual Awaiting awaiting() const { return Awaiting::reader; }
+  // Changes whenever a request begins, so that every request is timed afresh.
+  virtual std::uint64_t requests_begun() const { return 0; }
+  // A timeout fired. The protocol may say why (HTTP/1.1 408, HTTP/2 GOAWAY) and close after
+  // the flush, returning true; on false the connection closes at once.
+  virtual bool on_timeout(Awaiting) { return false; }
 };
 
 // Told when a connection has closed, so its owner can free it outside the callback.
@@ -42,7 +68,9 @@ class ConnectionOwner {
 
 class Connection final : public Watcher {
  public:
-  Connection(EventLoop& loop, int fd, ConnectionOwner& owner);
+  // Without `timeouts` the connection never times out (tests); `fired` counts timeouts.
+  Connection(EventLoop& loop, int fd, ConnectionOwner& owner, const ConnectionTimeouts* timeouts = nullptr,
+             TimeoutCounters* fired = nullptr);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -72,7 +100,8 @@ class Connection final : public Watcher {
     if (protocol_) protocol_->on_shutdown();
   }
   void on_io(std::uint32_t events) override;
-  // Called periodically by the owner with a monotonic time in ms; ends an expired linger.
+  // Called periodically by the owner with a monotonic time in ms: ends an expired linger and
+  // enforces the timeouts.
   void tick(std::int64_t now_ms);
 
   // Intrusive list hooks for the owner.
@@ -84,6 +113,7 @@ class Connection final : public Watcher {
   void offer_input();
   void update_events();
   void start_linger();
+  void check_timeouts(std::int64_t now_ms);
 
   EventLoop& loop_;
   ConnectionOwner& owner_;
@@ -97,7 +127,16 @@ class Connection final : public Watcher {
   bool lingering_ = false;
   std::int64_t linger_until_ms_ = 0;
   std::uint32_t armed_ = 0;
-  std::vector<char> in_;
+  const ConnectionTimeouts* timeouts_;
+  TimeoutCounters* fired_;
+  // Timer state, sampled by tick(): what is awaited since when, and when bytes last moved.
+  Awaiting awaiting_ = Awaiting::head;
+  std::uint64_t requests_begun_ = 0;
+  std::int64_t awaiting_since_ms_ = -1;
+  std::uint64_t reads_ = 0, reads_seen_ = 0;
+  std::uint64_t writes_ = 0, writes_seen_ = 0;
+  std::int64_t last_read_ms_ = 0, last_write_ms_ = 0;
+  std::unique_ptr<char[]> in_;  // allocated on the first read, not zero-filled
   std::size_t in_begin_ = 0;
   std::size_t in_end_ = 0;
   OutputQueue out_;

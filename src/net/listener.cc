@@ -106,8 +106,8 @@ int bound_port(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
 }
 
-Listener::Listener(EventLoop& loop, const ListenOptions& opts, AcceptFn on_accept)
-    : loop_(loop), opts_(opts), on_accept_(std::move(on_accept)) {
+Listener::Listener(EventLoop& loop, const ListenOptions& opts, AcceptFn on_accept, ErrorFn on_error)
+    : loop_(loop), opts_(opts), on_accept_(std::move(on_accept)), on_error_(std::move(on_error)) {
   fd_ = open_listen_socket(opts);
   loop_.add(fd_, EPOLLIN, this);
 }
@@ -123,15 +123,37 @@ void Listener::close() {
 
 void Listener::on_io(std::uint32_t) {
   // Accept a bounded batch per wake-up so one busy listener cannot starve the connections.
-  for (int i = 0; i < 64 && fd_ >= 0; ++i) {
+  for (int i = 0; i < 64 && fd_ >= 0 && !paused_; ++i) {
     int fd = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      return;  // EAGAIN, or EMFILE/ENFILE: retried on the next readiness event
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      // Out of file descriptors or memory: the pending connection stays queued and the socket
+      // stays readable, so stop watching it until resume() instead of spinning on accept.
+      const int err = errno;
+      paused_ = true;
+      loop_.modify(fd_, 0, this);
+      if (on_error_) on_error_(err);
+      return;
     }
     tune_connection(fd, opts_.socket_buffer_bytes);
     on_accept_(fd);
   }
+}
+
+void Listener::resume() {
+  if (!paused_ || fd_ < 0) return;
+  paused_ = false;
+  loop_.modify(fd_, EPOLLIN, this);
+}
+
+void turn_away(int fd, std::string_view response) {
+  [[maybe_unused]] ssize_t sent = ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
+  char discard[4096];
+  while (::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0) {
+  }
+  ::close(fd);
 }
 
 }  // namespace hkv::net

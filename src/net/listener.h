@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "net/event_loop.h"
 
@@ -25,21 +26,30 @@ int open_listen_socket(const ListenOptions& opts);
 int claim_port(const ListenOptions& opts);
 // The port a bound socket got (for --port 0).
 int bound_port(int fd);
+// Writes `response` without blocking, half-closes, reads and drops what the peer already sent
+// (so the close does not reset the connection and lose the response), and closes `fd`.
+void turn_away(int fd, std::string_view response);
 
 class Listener final : public Watcher {
  public:
   using AcceptFn = std::function<void(int fd)>;
-  Listener(EventLoop& loop, const ListenOptions& opts, AcceptFn on_accept);
+  // Told the errno when accepting fails for lack of file descriptors or memory; the listener
+  // then stops accepting until resume().
+  using ErrorFn = std::function<void(int err)>;
+  Listener(EventLoop& loop, const ListenOptions& opts, AcceptFn on_accept, ErrorFn on_error = {});
   ~Listener() override;
 
   void close();  // stop accepting (idempotent)
+  void resume();  // accept again after an error paused it (no-op otherwise)
   void on_io(std::uint32_t events) override;
 
  private:
   EventLoop& loop_;
   ListenOptions opts_;
   AcceptFn on_accept_;
+  ErrorFn on_error_;
   int fd_ = -1;
+  bool paused_ = false;
 };
 
 }  // namespace hkv::net

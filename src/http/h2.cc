@@ -523,9 +523,12 @@ void H2Session::on_shutdown() {
   conn_.flush();
 }
 
+// Streams still uploading wait on the body; streams waiting for an admission slot, on the server;
+// answered ones, on the peer to read them or to open its flow-control window.
 net::Awaiting H2Session::awaiting() const {
   if (open_streams_ == 0) return conn_.out().empty() ? net::Awaiting::request : net::Awaiting::reader;
-  return incomplete_streams_ > 0 ? net::Awaiting::body : net::Awaiting::reader;
+  if (incomplete_streams_ > 0) return net::Awaiting::body;
+  return parked_.empty() ? net::Awaiting::reader : net::Awaiting::server;
 }
 
 // An idle connection, or one whose uploads stalled, is told GOAWAY and closed once it is sent.

@@ -188,10 +188,11 @@ void Connection::check_timeouts(std::int64_t now_ms) {
       since = std::max(since, last_read_ms_);
       break;
     case Awaiting::reader:
-      if (!want_write_) return;  // nothing is blocked on the peer
       limit = timeouts_->send_ms;
       since = std::max(since, last_write_ms_);
       break;
+    case Awaiting::server:
+      return;
   }
   if (limit <= 0 || now_ms - since < limit) return;
   if (fired_ != nullptr) (*fired_)[static_cast<std::size_t>(awaiting_)].add();

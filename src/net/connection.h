@@ -21,9 +21,11 @@ enum class Awaiting : std::uint8_t {
   request,  // nothing in progress: idle between requests (idle timeout)
   head,     // the rest of a request head, timed from its first byte (header timeout)
   body,     // more of a request body: time without a byte arriving (body timeout)
-  reader,   // the server is answering; output blocked on a peer that does not read (send timeout)
+  reader,   // the peer, to read output or open its flow-control window: time without output
+            // leaving (send timeout)
+  server,   // nothing from the peer: the server is working (no timeout)
 };
-inline constexpr std::size_t kAwaitingKinds = 4;
+inline constexpr std::size_t kAwaitingKinds = 4;  // the ones with a timeout
 
 // Timeouts in milliseconds (0 = none), and the counters of the ones that fired, by Awaiting.
 struct ConnectionTimeouts {
@@ -51,7 +53,7 @@ class Protocol {
   // The connection is going away (called once, before the protocol is destroyed).
   virtual void on_close() {}
   // What the protocol waits for; polled by the connection's timer.
-  virtual Awaiting awaiting() const { return Awaiting::reader; }
+  virtual Awaiting awaiting() const { return Awaiting::server; }
   // Changes whenever a request begins, so that every request is timed afresh.
   virtual std::uint64_t requests_begun() const { return 0; }
   // A timeout fired. The protocol may say why (HTTP/1.1 408, HTTP/2 GOAWAY) and close after

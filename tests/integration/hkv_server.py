@@ -19,10 +19,10 @@ LISTEN_RE = re.compile(rb"listening on (\S+):(\d+) ")
 class HkvServer:
     """A running hkv process. Use as a context manager, or call stop()."""
 
-    def __init__(self, *args, bind="127.0.0.1", threads=2, start_timeout=15.0):
+    def __init__(self, *args, bind="127.0.0.1", threads=2, start_timeout=15.0, preexec_fn=None):
         self.args = ["--port", "0", "--bind", bind, "--threads", str(threads), *args]
         self.proc = subprocess.Popen([BINARY, *self.args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
         self.log = b""
         self.host = "127.0.0.1" if ":" not in bind else "::1"
         if bind == "::":

@@ -2,13 +2,16 @@
 // Command-line parsing (CLI11). Sizes accept suffixes such as 512KiB or 2MiB.
 #include "app/config.h"
 
+#include "app/auth.h"
 #include "app/cache_headers.h"
 
 #include <sched.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 namespace hkv::app {
 
@@ -152,6 +155,11 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   bool no_h2c_upgrade = false;
   app.add_flag("--no-h2c-upgrade", no_h2c_upgrade,
                "Ignore 'Upgrade: h2c' (h2c by prior knowledge still works)");
+  std::string token_file;
+  app.add_option("--auth-token-file", token_file,
+                 "File whose first line is a bearer token: writes, deletes, /metrics and /stats then need "
+                 "'Authorization: Bearer <token>' (401 otherwise)");
+  app.add_flag("--auth-reads", c.auth_reads, "With --auth-token-file: GET/HEAD /get/{key} need the token too");
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
@@ -174,6 +182,25 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   if (c.snapshot_path.empty() && (c.snapshot_interval_s > 0 || c.ignore_bad_snapshot)) {
     std::cerr << "--snapshot-interval and --ignore-bad-snapshot need --snapshot FILE\n";
     return 2;
+  }
+  if (c.auth_reads && token_file.empty()) {
+    std::cerr << "--auth-reads needs --auth-token-file FILE\n";
+    return 2;
+  }
+  if (!token_file.empty()) {
+    if (std::optional<std::string> error = read_token_file(token_file, c.auth_token)) {
+      std::cerr << *error << "\n";
+      return 2;
+    }
+    struct stat st{};
+    if (::stat(token_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      c.warnings.push_back("--auth-token-file " + token_file + " can be read by other users (chmod 600 it)");
+    }
+  }
+  if (!is_loopback(c.bind) && c.auth_token.empty()) {
+    c.warnings.push_back("LISTENING ON " + c.bind +
+                         " WITHOUT --auth-token-file: anyone who can reach this port can read, overwrite and "
+                         "delete every key, and read /metrics");
   }
   if (c.max_memory == 0) {
     c.warnings.push_back("no --max-memory: the store grows until the machine runs out of memory");

@@ -29,6 +29,8 @@ struct Config {
   StoreKind store = StoreKind::lockfree;
   double shutdown_timeout_s = 5.0;
   std::string log_level = "info";
+  std::string auth_token;   // from --auth-token-file; empty = no access control
+  bool auth_reads = false;  // the token is needed for reads too
   int max_connections = 10'000;  // server-wide; beyond it new connections get 503 and are closed
   net::ConnectionTimeouts timeouts;
   http::HttpLimits http;

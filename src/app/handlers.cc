@@ -95,6 +95,10 @@ void KvHandler::route_and_answer(const http::Request& req, http::Response& resp,
     resp.set_error(404, "no such endpoint; use /get/{key} or /store/{key}\n");
     return;
   }
+  if (options_.access != nullptr && options_.access->required(route.kind) &&
+      !options_.access->admit(req.field(Field::authorization), resp)) {
+    return;
+  }
   if (!http::method_allowed(route.kind, req.method)) {
     resp.set_error(405, "method not allowed for this path\n");
     resp.allow = http::allowed_methods(route.kind);

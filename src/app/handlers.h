@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "app/auth.h"
 #include "app/cycle_clock.h"
 #include "app/metrics.h"
 #include "http/request.h"
@@ -14,6 +15,7 @@ namespace hkv::app {
 
 struct HandlerOptions {
   std::uint64_t default_ttl_s = 0;  // applied when a write names no TTL; 0 = never expires
+  const AccessPolicy* access = nullptr;  // who may do what; null = open
 };
 
 class KvHandler final : public http::RequestHandler {

@@ -64,7 +64,8 @@ int run_server(const Config& config) {
     snapshots = std::make_unique<Snapshotter>(*store, config.snapshot_path, config.snapshot_interval_s);
     if (!snapshots->load(config.ignore_bad_snapshot)) return 1;
   }
-  HandlerOptions handler_options{config.default_ttl_s};
+  AccessPolicy access(config.auth_token, config.auth_reads);
+  HandlerOptions handler_options{config.default_ttl_s, &access};
   net::ConnectionBudget connections(config.max_connections);
   raise_file_limit(config.max_connections);
   auto timeout = std::chrono::milliseconds(static_cast<long>(config.shutdown_timeout_s * 1000));
@@ -86,10 +87,11 @@ int run_server(const Config& config) {
   bool v6 = config.bind.find(':') != std::string::npos;
   spdlog::info(
       "hkv {} listening on {}{}{}:{} threads={}{} store={} concurrency-limit={} max-value-size={} max-memory={} "
-      "default-ttl={}s max-connections={}",
+      "default-ttl={}s max-connections={} auth={}",
       kVersion, v6 ? "[" : "", config.bind, v6 ? "]" : "", listen.port, config.threads,
       config.pin_threads ? " (pinned)" : "", store_name(config.store), config.concurrency_limit,
-      config.http.max_value_size, config.max_memory, config.default_ttl_s, config.max_connections);
+      config.http.max_value_size, config.max_memory, config.default_ttl_s, config.max_connections,
+      config.auth_token.empty() ? "off" : config.auth_reads ? "all" : "writes");
   std::vector<int> cpus = allowed_cpus();
   for (std::size_t i = 0; i < workers.size(); ++i) {
     int cpu = config.pin_threads && !cpus.empty() ? cpus[i % cpus.size()] : -1;

@@ -432,7 +432,7 @@ void H2Session::dispatch(Stream* s) {
   std::string().swap(s->body);
   const Response& r = s->resp;
   std::to_chars(s->status, s->status + 3, r.status);
-  nghttp2_nv nva[7];
+  nghttp2_nv nva[8];
   std::size_t n = 0;
   nva[n++] = make_nv(":status", {s->status, 3});
   const bool has_body = !r.bodiless_status();
@@ -447,6 +447,7 @@ void H2Session::dispatch(Stream* s) {
     }
   }
   if (!r.allow.empty()) nva[n++] = make_nv("allow", r.allow);
+  if (!r.www_authenticate.empty()) nva[n++] = make_nv("www-authenticate", r.www_authenticate);
   if (r.has_etag) {
     format_etag(r.etag, s->etag);
     nva[n++] = make_unindexed_nv("etag", {s->etag, kEtagChars});

@@ -104,7 +104,8 @@ void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOp
   const bool send_body = !resp.omit_body && !no_length;
   const bool copy_body = send_body && (!has_shared || body_size < kCopyBodyBelow);
 
-  std::size_t max = 256 + resp.content_type.size() + resp.allow.size() + (copy_body ? body_size : 0);
+  std::size_t max = 256 + resp.content_type.size() + resp.allow.size() + resp.www_authenticate.size() +
+                    (copy_body ? body_size : 0);
   char* start = out.prepare(max);
   char* p = start;
   p = put(p, opts.http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
@@ -122,6 +123,10 @@ void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOp
   if (!resp.allow.empty()) {
     p = put(p, "\r\nAllow: ");
     p = put(p, resp.allow);
+  }
+  if (!resp.www_authenticate.empty()) {
+    p = put(p, "\r\nWWW-Authenticate: ");
+    p = put(p, resp.www_authenticate);
   }
   if (resp.has_etag) {
     p = put(p, "\r\nETag: ");

@@ -72,6 +72,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code,
                              void* self);
   static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* self);
   static int on_invalid_frame_recv(nghttp2_session*, const nghttp2_frame* frame, int lib_error_code,
                                    void* self);
   static ssize_t read_body(nghttp2_session*, std::int32_t stream_id, std::uint8_t* buf,
@@ -96,6 +97,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   nghttp2_session* session_ = nullptr;
   H2FloodGuard guard_;
   bool terminated_ = false;  // GOAWAY for a flood is queued
+  std::int32_t newest_headers_id_ = 0;  // the highest stream id a HEADERS frame has named
   std::deque<Stream*> parked_;
   int adopted_slots_ = 0;  // slots of HTTP/1.1 responses still being written at the upgrade
   int slots_held_ = 0;
@@ -121,6 +123,7 @@ const nghttp2_session_callbacks* callbacks() {
       nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, H2Session::on_frame_recv);
       nghttp2_session_callbacks_set_on_stream_close_callback(cbs, H2Session::on_stream_close);
       nghttp2_session_callbacks_set_on_frame_send_callback(cbs, H2Session::on_frame_send);
+      nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, H2Session::on_begin_frame);
       nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, H2Session::on_invalid_frame_recv);
     }
     ~Holder() { nghttp2_session_callbacks_del(cbs); }
@@ -233,6 +236,7 @@ bool H2Session::init(const UpgradeRequest* up) {
     conn_.out().append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
     adopted_slots_ = up->slots_held - 1;
     Stream* s = open_stream(1);
+    newest_headers_id_ = 1;
     s->complete = true;  // the HTTP/1.1 request it answers has been read whole
     --incomplete_streams_;
     s->method = up->method;
@@ -334,6 +338,20 @@ int H2Session::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void*
       h->terminated_ = true;
       h->ctx_.counters.count(H2Abuse::settings_flood);
     }
+  }
+  return 0;
+}
+
+// RFC 9113 5.1.1: a new stream's id must exceed every id the peer used before. nghttp2 ignores a
+// HEADERS for a lower id it no longer knows (it cannot remember every stream); that is a
+// connection error here. HEADERS on a stream nghttp2 still knows (trailers) are its business.
+int H2Session::on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* self) {
+  auto* h = static_cast<H2Session*>(self);
+  if (hd->type != NGHTTP2_HEADERS) return 0;
+  if (hd->stream_id > h->newest_headers_id_) {
+    h->newest_headers_id_ = hd->stream_id;
+  } else if (nghttp2_session_find_stream(session, hd->stream_id) == nullptr) {
+    nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
   }
   return 0;
 }

@@ -4,7 +4,9 @@
 // in order, each after it holds an admission slot.
 #include "http/h1.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <string_view>
 
 #include "http/h2.h"
@@ -14,15 +16,25 @@ namespace hkv::http {
 
 namespace {
 
+bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// The first item of a comma-separated list, trimmed; removes it (and its comma) from `list`.
+std::string_view next_item(std::string_view& list) {
+  std::size_t comma = list.find(',');
+  std::string_view item = trim(list.substr(0, comma));
+  list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
+  return item;
+}
+
 bool has_token(std::string_view list, std::string_view token) {
   while (!list.empty()) {
-    std::size_t comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
+    if (iequals(next_item(list), token)) return true;
   }
   return false;
 }
@@ -43,6 +55,57 @@ bool is_field_name(std::string_view name) {
   for (unsigned char c : name) {
     if (!kTokenChars[c]) return false;
   }
+  return true;
+}
+
+// RFC 3986 reg-name characters (unreserved, sub-delims, '%'): what a host name may contain.
+constexpr std::array<bool, 256> kHostChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("-._~!$&'()*+,;=%")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+// RFC 9110 7.2: uri-host [":" port], the host a name or address, or an IPv6 literal in brackets.
+bool is_host(std::string_view h) {
+  if (h.starts_with('[')) {
+    std::size_t close = h.find(']');
+    if (close == std::string_view::npos) return false;
+    for (char c : h.substr(1, close - 1)) {
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+    }
+    h.remove_prefix(close + 1);
+  } else {
+    while (!h.empty() && kHostChars[static_cast<unsigned char>(h.front())]) h.remove_prefix(1);
+  }
+  if (h.empty()) return true;
+  if (h.front() != ':') return false;
+  h.remove_prefix(1);
+  return h.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// RFC 9112 3.2: the request target in origin-form, in absolute-form (rewritten to the origin-form
+// the router takes), or "*" for OPTIONS. False for anything else, or for spaces or control bytes
+// (llhttp lets a tab through).
+bool normalize_target(std::string& target, bool is_options) {
+  for (unsigned char c : target) {
+    if (c <= ' ' || c == 0x7f) return false;
+  }
+  if (target.starts_with('/')) return true;
+  if (target == "*") return is_options;
+  std::size_t scheme_end = target.find("://");
+  if (scheme_end == std::string::npos) return false;
+  std::string_view scheme(target.data(), scheme_end);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return false;
+  std::size_t authority = scheme_end + 3;
+  std::size_t path = std::min(target.find_first_of("/?", authority), target.size());
+  std::string_view host(target.data() + authority, path - authority);
+  // RFC 9110 4.2: an http(s) URI has a host, and no userinfo ('@' is not a host character).
+  if (host.empty() || host.front() == ':' || !is_host(host)) return false;
+  target.erase(0, path);
+  if (!target.starts_with('/')) target.insert(0, 1, '/');
   return true;
 }
 
@@ -143,6 +206,14 @@ int H1Session::fail(std::uint16_t status, const char* message) {
 void H1Session::finish_header() {
   if (!is_field_name(field_)) {
     fail(400, "invalid header field name");
+  } else if (iequals(field_, "host")) {
+    // RFC 9112 3.2: exactly one Host field, with a valid value.
+    if (has_host_) {
+      fail(400, "more than one Host field");
+    } else if (!is_host(value_)) {
+      fail(400, "invalid Host");
+    }
+    has_host_ = true;
   } else if (iequals(field_, "expect")) {
     if (!iequals(value_, "100-continue")) {
       fail(417, "only 'Expect: 100-continue' is supported");
@@ -167,6 +238,14 @@ int H1Session::headers_complete() {
   }
   http10_ = parser_.http_minor == 0;
   keep_alive_ = llhttp_should_keep_alive(&parser_) != 0;
+  if (!http10_ && !has_host_) {
+    fail(400, "missing Host");
+    return -1;
+  }
+  if (!normalize_target(target_, parser_.method == HTTP_OPTIONS)) {
+    fail(400, "invalid request target");
+    return -1;
+  }
   // Upgrades are handled here, after the whole request: llhttp must parse it as a normal message.
   wants_h2c_ = wants_h2c_ && parser_.upgrade && ctx_.limits.h2c_upgrade && !http10_;
   parser_.upgrade = 0;
@@ -259,6 +338,7 @@ void H1Session::reset_request() {
   body_.clear();
   if (body_.capacity() > 64 * 1024) body_.shrink_to_fit();
   http2_settings_.clear();
+  has_host_ = false;
   fields_.clear();
   wants_h2c_ = false;
   expect_continue_ = false;

@@ -47,7 +47,7 @@ class H1Session final : public net::Protocol, public AdmissionWaiter {
   std::string http2_settings_;
   RequestFields fields_;
   std::size_t header_bytes_ = 0;
-  bool in_value_ = false;
+  bool has_host_ = false;
   bool in_message_ = false;
   bool keep_alive_ = true;
   bool http10_ = false;

@@ -39,6 +39,23 @@ bool has_token(std::string_view list, std::string_view token) {
   return false;
 }
 
+// RFC 9112 6.1 and 6.3: a request's codings must end with chunked, applied once (else 400); hkv
+// decodes no other coding (501). Empty list items are skipped (RFC 9110 5.6.1).
+std::uint16_t transfer_coding_status(std::string_view list) {
+  int chunked = 0;
+  bool last_is_chunked = false;
+  bool other = false;
+  while (!list.empty()) {
+    std::string_view item = next_item(list);
+    if (item.empty()) continue;
+    last_is_chunked = iequals(item, "chunked");
+    chunked += last_is_chunked;
+    other = other || !last_is_chunked;
+  }
+  if (!last_is_chunked || chunked != 1) return 400;
+  return other ? 501 : 0;
+}
+
 // RFC 9110 token characters: what a field name may contain. llhttp lets some others through
 // (spaces, an empty name), which RFC 9112 says must be rejected.
 constexpr std::array<bool, 256> kTokenChars = [] {
@@ -129,6 +146,7 @@ struct H1Callbacks {
     H1Session* s = session_of(p);
     s->in_message_ = true;
     s->header_bytes_ = 0;
+    s->header_fields_ = 0;
     return 0;
   }
   static int on_url(llhttp_t* p, const char* at, std::size_t len) {
@@ -158,6 +176,13 @@ struct H1Callbacks {
     return s->error_status_ != 0 ? HPE_USER : 0;
   }
   static int on_headers_complete(llhttp_t* p) { return session_of(p)->headers_complete(); }
+  static int on_chunk_extension(llhttp_t* p, const char*, std::size_t len) {
+    H1Session* s = session_of(p);
+    // Chunk extensions are skipped, but count toward the request's header-section budget.
+    s->header_bytes_ += len;
+    if (s->header_bytes_ > s->ctx_.limits.max_header_bytes) return s->fail(400, "chunk extensions too long");
+    return 0;
+  }
   static int on_body(llhttp_t* p, const char* at, std::size_t len) {
     H1Session* s = session_of(p);
     if (s->body_.size() + len > s->ctx_.limits.max_value_size) {
@@ -181,6 +206,8 @@ struct H1Callbacks {
       v.on_header_value = on_header_value;
       v.on_header_value_complete = on_header_value_complete;
       v.on_headers_complete = on_headers_complete;
+      v.on_chunk_extension_name = on_chunk_extension;
+      v.on_chunk_extension_value = on_chunk_extension;
       v.on_body = on_body;
       v.on_message_complete = on_message_complete;
       return v;
@@ -206,6 +233,10 @@ int H1Session::fail(std::uint16_t status, const char* message) {
 void H1Session::finish_header() {
   if (!is_field_name(field_)) {
     fail(400, "invalid header field name");
+  } else if (++header_fields_ > ctx_.limits.max_headers) {
+    fail(431, "more header fields than --max-headers");
+  } else if (parser_.flags & F_TRAILING) {
+    // RFC 9110 6.5.1: trailer fields are not merged into the header section; hkv reads none.
   } else if (iequals(field_, "host")) {
     // RFC 9112 3.2: exactly one Host field, with a valid value.
     if (has_host_) {
@@ -214,6 +245,11 @@ void H1Session::finish_header() {
       fail(400, "invalid Host");
     }
     has_host_ = true;
+  } else if (iequals(field_, "transfer-encoding")) {
+    // llhttp takes an empty Transfer-Encoding for none at all.
+    if (trim(value_).empty()) fail(400, "empty Transfer-Encoding");
+    transfer_encoding_ += ',';
+    transfer_encoding_ += value_;
   } else if (iequals(field_, "expect")) {
     if (!iequals(value_, "100-continue")) {
       fail(417, "only 'Expect: 100-continue' is supported");
@@ -223,6 +259,7 @@ void H1Session::finish_header() {
     wants_h2c_ = has_token(value_, "h2c");
   } else if (iequals(field_, "http2-settings")) {
     http2_settings_ = value_;
+    ++http2_settings_fields_;
   } else if (std::optional<Field> f = kept_field(field_)) {
     fields_.add(*f, value_);
   }
@@ -246,8 +283,17 @@ int H1Session::headers_complete() {
     fail(400, "invalid request target");
     return -1;
   }
+  if (!transfer_encoding_.empty()) {
+    // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+    std::uint16_t status = http10_ ? 400 : transfer_coding_status(transfer_encoding_);
+    if (status != 0) {
+      fail(status, status == 501 ? "only the chunked transfer coding is supported" : "invalid Transfer-Encoding");
+      return -1;
+    }
+  }
   // Upgrades are handled here, after the whole request: llhttp must parse it as a normal message.
-  wants_h2c_ = wants_h2c_ && parser_.upgrade && ctx_.limits.h2c_upgrade && !http10_;
+  // RFC 7540 3.2.1: no upgrade without exactly one HTTP2-Settings field.
+  wants_h2c_ = wants_h2c_ && parser_.upgrade && ctx_.limits.h2c_upgrade && !http10_ && http2_settings_fields_ == 1;
   parser_.upgrade = 0;
   if ((parser_.flags & F_CONTENT_LENGTH) && parser_.content_length > ctx_.limits.max_value_size) {
     fail(413, "request body larger than --max-value-size");
@@ -338,6 +384,8 @@ void H1Session::reset_request() {
   body_.clear();
   if (body_.capacity() > 64 * 1024) body_.shrink_to_fit();
   http2_settings_.clear();
+  http2_settings_fields_ = 0;
+  transfer_encoding_.clear();
   has_host_ = false;
   fields_.clear();
   wants_h2c_ = false;

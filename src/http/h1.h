@@ -45,8 +45,11 @@ class H1Session final : public net::Protocol, public AdmissionWaiter {
   std::string field_;
   std::string value_;
   std::string http2_settings_;
+  std::string transfer_encoding_;  // the request's Transfer-Encoding lines, joined with ','
   RequestFields fields_;
   std::size_t header_bytes_ = 0;
+  std::size_t header_fields_ = 0;
+  std::uint8_t http2_settings_fields_ = 0;
   bool has_host_ = false;
   bool in_message_ = false;
   bool keep_alive_ = true;

@@ -165,6 +165,8 @@ struct H1Callbacks {
   }
   static int on_header_value(llhttp_t* p, const char* at, std::size_t len) {
     H1Session* s = session_of(p);
+    // RFC 9112 5.2: obs-fold is rejected (llhttp joins the lines silently).
+    if (len > 0 && s->starts_folded_line(at)) return s->fail(400, "obs-fold (a header line starting with a space)");
     s->value_.append(at, len);
     s->header_bytes_ += len;
     if (s->header_bytes_ > s->ctx_.limits.max_header_bytes) return s->fail(431, "header section too large");
@@ -228,6 +230,15 @@ int H1Session::fail(std::uint16_t status, const char* message) {
   error_message_ = message;
   llhttp_set_error_reason(&parser_, message);
   return HPE_USER;
+}
+
+// Whether header value bytes at `at` begin on a continuation line: the byte before them, blanks
+// skipped, is LF. (A value's first bytes follow its colon; a value split across reads continues
+// after value bytes.) Before the current input, the last non-blank byte of the previous one.
+bool H1Session::starts_folded_line(const char* at) const {
+  const char* p = at;
+  while (p > input_.data() && is_blank(p[-1])) --p;
+  return (p > input_.data() ? p[-1] : last_nonblank_) == '\n';
 }
 
 void H1Session::finish_header() {
@@ -307,10 +318,16 @@ int H1Session::headers_complete() {
 }
 
 std::size_t H1Session::on_data(const char* data, std::size_t size) {
+  input_ = {data, size};
   std::size_t used = 0;
   while (used < size && !parked_ && !closing_ && !backpressured_) {
     llhttp_errno_t err = llhttp_execute(&parser_, data + used, size - used);
-    if (err == HPE_OK) return size;
+    if (err == HPE_OK) {
+      // A header value may go on in the next input: keep what starts_folded_line looks behind at.
+      std::size_t last = input_.find_last_not_of(" \t");
+      if (last != std::string_view::npos) last_nonblank_ = input_[last];
+      return size;
+    }
     if (err != HPE_PAUSED) {
       std::string message = "malformed request: ";
       std::uint16_t status = 400;

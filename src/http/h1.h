@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "http/context.h"
 
@@ -27,6 +28,7 @@ class H1Session final : public net::Protocol, public AdmissionWaiter {
  private:
   friend struct H1Callbacks;
   int fail(std::uint16_t status, const char* message);
+  bool starts_folded_line(const char* at) const;
   void respond_error_and_close(std::uint16_t status, std::string_view message);
   void finish_header();
   int headers_complete();
@@ -47,8 +49,10 @@ class H1Session final : public net::Protocol, public AdmissionWaiter {
   std::string http2_settings_;
   std::string transfer_encoding_;  // the request's Transfer-Encoding lines, joined with ','
   RequestFields fields_;
+  std::string_view input_;  // the bytes on_data is parsing
   std::size_t header_bytes_ = 0;
   std::size_t header_fields_ = 0;
+  char last_nonblank_ = 0;  // the last byte before input_ that is not SP or HTAB
   std::uint8_t http2_settings_fields_ = 0;
   bool has_host_ = false;
   bool in_message_ = false;

@@ -145,6 +145,8 @@ struct H1Callbacks {
   static int on_message_begin(llhttp_t* p) {
     H1Session* s = session_of(p);
     s->in_message_ = true;
+    s->in_body_ = false;
+    ++s->requests_begun_;
     s->header_bytes_ = 0;
     s->header_fields_ = 0;
     return 0;
@@ -195,6 +197,7 @@ struct H1Callbacks {
   }
   static int on_message_complete(llhttp_t* p) {
     session_of(p)->in_message_ = false;
+    session_of(p)->in_body_ = false;
     return HPE_PAUSED;
   }
 
@@ -314,6 +317,7 @@ int H1Session::headers_complete() {
     body_.reserve(parser_.content_length);
   }
   if (expect_continue_ && !http10_) conn_.out().append("HTTP/1.1 100 Continue\r\n\r\n");
+  in_body_ = true;
   return 0;
 }
 
@@ -434,6 +438,29 @@ void H1Session::admitted() {
   conn_.resume_reading();
   conn_.flush();
   if (!conn_.closed() && conn_.peer_closed() && idle()) conn_.close_after_flush();
+}
+
+// Output the peer does not take comes first: a connection holding answered requests' slots must
+// not escape the send timeout by having its next request wait for a slot (on the server).
+net::Awaiting H1Session::awaiting() const {
+  if (backpressured_ || !conn_.out().empty()) return net::Awaiting::reader;
+  if (parked_) return net::Awaiting::server;
+  if (in_message_) return in_body_ ? net::Awaiting::body : net::Awaiting::head;
+  return net::Awaiting::request;
+}
+
+// A request cut short by a timeout gets a 408; an idle connection, or one whose peer does not
+// read, is closed without a word (RFC 9110 15.5.9).
+bool H1Session::on_timeout(net::Awaiting what) {
+  if (what == net::Awaiting::head) {
+    respond_error_and_close(408, "request head not received within --header-timeout");
+    return true;
+  }
+  if (what == net::Awaiting::body) {
+    respond_error_and_close(408, "request body stalled for --body-timeout");
+    return true;
+  }
+  return false;
 }
 
 bool H1Session::idle() const { return !in_message_ && !parked_ && !backpressured_; }

@@ -23,6 +23,9 @@ class H1Session final : public net::Protocol, public AdmissionWaiter {
   void on_drained() override;
   void on_shutdown() override;
   void on_close() override;
+  net::Awaiting awaiting() const override;
+  std::uint64_t requests_begun() const override { return requests_begun_; }
+  bool on_timeout(net::Awaiting what) override;
   void admitted() override;
 
  private:
@@ -56,6 +59,8 @@ class H1Session final : public net::Protocol, public AdmissionWaiter {
   std::uint8_t http2_settings_fields_ = 0;
   bool has_host_ = false;
   bool in_message_ = false;
+  bool in_body_ = false;  // the head is complete, the body is still arriving
+  std::uint64_t requests_begun_ = 0;
   bool keep_alive_ = true;
   bool http10_ = false;
   bool wants_h2c_ = false;

@@ -544,10 +544,14 @@ void H2Session::on_shutdown() {
 
 // Streams still uploading wait on the body; streams waiting for an admission slot, on the server;
 // answered ones, on the peer to read them or to open its flow-control window.
+// Output waiting for the peer comes first, then answered streams (they hold admission slots until
+// the peer takes their data), so that a connection cannot escape the send timeout by having new
+// streams wait for a slot (see H1Session::awaiting).
 net::Awaiting H2Session::awaiting() const {
-  if (open_streams_ == 0) return conn_.out().empty() ? net::Awaiting::request : net::Awaiting::reader;
+  if (!conn_.out().empty() || slots_held_ > 0) return net::Awaiting::reader;
+  if (!parked_.empty()) return net::Awaiting::server;
   if (incomplete_streams_ > 0) return net::Awaiting::body;
-  return parked_.empty() ? net::Awaiting::reader : net::Awaiting::server;
+  return open_streams_ == 0 ? net::Awaiting::request : net::Awaiting::reader;
 }
 
 // An idle connection, or one whose uploads stalled, is told GOAWAY and closed once it is sent.

@@ -106,6 +106,48 @@ class MaxConnectionsTest(unittest.TestCase):
         self.assertIn("open-file limit (48)", log)
 
 
+class NonReadingClientsTest(unittest.TestCase):
+    def test_pipelining_clients_that_never_read_are_bounded_then_closed(self):
+        # 20 connections pipeline 5,000 GETs of a 3 KB value each (300 MB of responses in all; a
+        # value this small is copied into the output) and never read: each connection's output
+        # stops at its cap and the connection stops being read. Their queued responses hold
+        # admission slots (a request is in flight until its response reaches the kernel), so
+        # the send timeout is what frees the server for others.
+        with HkvServer("--send-timeout", "2") as srv:
+            value = b"p" * 3000
+            with socket.create_connection((srv.host, srv.port), timeout=10) as s:
+                s.sendall(b"POST /store/big HTTP/1.1\r\nHost: hkv\r\nContent-Length: %d\r\n\r\n" % len(value) + value)
+                self.assertIn(b" 201 ", s.recv(4096))
+            rss_before = rss_kib(srv.proc.pid)
+            requests = b"GET /get/big HTTP/1.1\r\nHost: hkv\r\n\r\n" * 5000
+            hogs = []
+            for _ in range(20):
+                h = socket.socket()
+                h.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                h.connect((srv.host, srv.port))
+                h.setblocking(False)
+                try:
+                    h.send(requests)
+                except BlockingIOError:
+                    pass
+                hogs.append(h)
+            time.sleep(1.5)
+            grown_mib = (rss_kib(srv.proc.pid) - rss_before) / 1024
+            print(f"RSS grew by {grown_mib:.1f} MiB with 20 non-reading pipelining clients")
+            self.assertLess(grown_mib, 64, f"RSS grew by {grown_mib:.0f} MiB")
+            t0 = time.monotonic()
+            self.assertEqual(get(srv, "/"), "HTTP/1.1 200 OK")
+            self.assertLess(time.monotonic() - t0, 5, "served only after the send timeout freed the slots")
+            self.assertGreaterEqual(metric(srv, 'hkv_timeouts_total{kind="send"}'), 1)
+            for h in hogs:
+                h.close()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
 class TimeoutsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -489,9 +489,14 @@ void H2Session::dispatch(Stream* s) {
 std::size_t H2Session::on_data(const char* data, std::size_t size) {
   ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(data), size);
   if (rv < 0) {
-    if (std::optional<H2Abuse> why = h2_abuse_of(static_cast<int>(rv))) ctx_.counters.count(*why);
     // Protocol error: nghttp2 has queued a GOAWAY where one is due; send it and close.
     pump();
+    if (std::optional<H2Abuse> why = h2_abuse_of(static_cast<int>(rv))) {
+      // A flood nghttp2 stops at (fatal, so it queues no GOAWAY itself): say why before closing.
+      ctx_.counters.count(*why);
+      append_goaway(conn_.out(), nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_ENHANCE_YOUR_CALM);
+      ctx_.counters.h2_goaways.add();
+    }
     conn_.close_after_flush();
     return size;
   }

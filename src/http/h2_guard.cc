@@ -39,6 +39,17 @@ std::optional<H2Abuse> h2_abuse_of(int nghttp2_error) {
   }
 }
 
+void append_goaway(net::OutputQueue& out, std::int32_t last_stream_id, std::uint32_t error_code) {
+  const std::uint32_t id = static_cast<std::uint32_t>(last_stream_id) & 0x7fffffffu;
+  const unsigned char frame[17] = {
+      0, 0, 8, NGHTTP2_GOAWAY, 0, 0, 0, 0, 0,  // length 8, type, no flags, stream 0
+      static_cast<unsigned char>(id >> 24), static_cast<unsigned char>(id >> 16), static_cast<unsigned char>(id >> 8),
+      static_cast<unsigned char>(id), static_cast<unsigned char>(error_code >> 24),
+      static_cast<unsigned char>(error_code >> 16), static_cast<unsigned char>(error_code >> 8),
+      static_cast<unsigned char>(error_code)};
+  out.append({reinterpret_cast<const char*>(frame), sizeof frame});
+}
+
 H2FloodGuard::H2FloodGuard(const HttpLimits& limits)
     : tokens_(limits.h2_reset_burst),
       burst_(limits.h2_reset_burst),

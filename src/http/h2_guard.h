@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "http/context.h"
+#include "net/output_queue.h"
 
 namespace hkv::http {
 
@@ -19,6 +20,9 @@ const nghttp2_option* h2_session_options(const HttpLimits& limits);
 
 // What a fatal nghttp2_session_mem_recv() error says about the peer, if it is a flood.
 std::optional<H2Abuse> h2_abuse_of(int nghttp2_error);
+
+// Queues a GOAWAY frame written by hand, for when the session can no longer send one.
+void append_goaway(net::OutputQueue& out, std::int32_t last_stream_id, std::uint32_t error_code);
 
 class H2FloodGuard {
  public:

@@ -2,15 +2,23 @@
 // hkv entry point: parse flags, set up logging, run the server.
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+#include <exception>
+
 #include "app/config.h"
 #include "app/server.h"
 
 int main(int argc, char** argv) {
-  auto parsed = hkv::app::parse_config(argc, argv);
-  if (auto* code = std::get_if<int>(&parsed)) return *code;
-  auto& config = std::get<hkv::app::Config>(parsed);
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  for (const auto& w : config.warnings) spdlog::warn("{}", w);
-  return hkv::app::run_server(config);
+  try {
+    auto parsed = hkv::app::parse_config(argc, argv);
+    if (auto* code = std::get_if<int>(&parsed)) return *code;
+    auto& config = std::get<hkv::app::Config>(parsed);
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    for (const auto& w : config.warnings) spdlog::warn("{}", w);
+    return hkv::app::run_server(config);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hkv: %s\n", e.what());
+    return 1;
+  }
 }

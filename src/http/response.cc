@@ -66,9 +66,9 @@ void format_etag(std::uint64_t etag, char* out) {
 
 bool parse_etag(std::string_view opaque, std::uint64_t& etag) {
   static constexpr auto kValues = [] {
-    std::array<std::int8_t, 256> t{};
+    std::array<int, 256> t{};
     t.fill(-1);
-    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kBase64Url[i])] = static_cast<std::int8_t>(i);
+    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kBase64Url[i])] = i;
     return t;
   }();
   if (opaque.size() != kEtagChars - 2) return false;

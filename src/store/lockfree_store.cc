@@ -4,7 +4,7 @@
 // costs one malloc. Readers take no lock and touch no shared counter besides the value's
 // reference count; the table's reference to a replaced or deleted value is dropped by call_rcu
 // once every worker passed a quiescent state.
-#define _LGPL_SOURCE 1
+#define _LGPL_SOURCE 1  // NOLINT(bugprone-reserved-identifier): liburcu's switch for its inline fast paths
 #include <urcu-qsbr.h>
 #include <urcu/rculfhash.h>
 

@@ -10,7 +10,7 @@ import struct
 CORPUS = pathlib.Path(__file__).resolve().parent / "corpus"
 
 # session_driver.h options: bits 4-5 = 3 is "no admission limit".
-PLAIN, SHARDED, SMALL, NO_UPGRADE, SHUTDOWN_FIRST, UNLIMITED = 0x00, 0x01, 0x02, 0x04, 0x08, 0x30
+PLAIN, SHARDED, SMALL, NO_UPGRADE, SHUTDOWN_FIRST, UNLIMITED, SILENT = 0x00, 0x01, 0x02, 0x04, 0x08, 0x30, 0x40
 
 
 def driver(options, max_write, data):
@@ -135,6 +135,9 @@ H1 = {
                                      req(b"POST", b"/store/z", body=b"zz") + req(b"GET", b"/get/z")),
     "upgrade-h2c": driver(UNLIMITED, 0, upgrade(b"GET", b"/", more=h2_request(3, b"GET", b"/", first=True))),
     "upgrade-refused": driver(NO_UPGRADE | UNLIMITED, 0, upgrade(b"GET", b"/")),
+    "silent-in-head": driver(SILENT | UNLIMITED, 0, b"GET /get/k HTTP/1.1\r\nHost: fu"),
+    "silent-in-body": driver(SILENT | UNLIMITED, 0, b"POST /store/k HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 10\r\n\r\nabc"),
+    "silent-when-idle": driver(SILENT | UNLIMITED, 0, req(b"GET", b"/")),
 }
 
 H2 = {
@@ -183,6 +186,23 @@ H2 = {
     "upgrade-post": driver(UNLIMITED, 5, upgrade(b"POST", b"/store/u", b"up",
                                                  more=h2_request(3, b"GET", b"/get/u", first=True))),
     "http1": driver(UNLIMITED, 0, req(b"GET", b"/")),
+    "silent-after-get": driver(SILENT | UNLIMITED, 0, PREFACE + settings() + h2_request(1, b"GET", b"/", first=True)),
+    "silent-mid-upload": driver(SILENT | UNLIMITED, 0, PREFACE + settings() +
+                                frame(HEADERS, END_HEADERS, 1, request_block(b"POST", b"/store/s")) +
+                                frame(DATA, 0, 1, b"part")),
+    # With SMALL the flood limits are 2 (resets, ACKs, bad frames), 1 (CONTINUATIONs), 2 (SETTINGS entries).
+    "flood-resets": driver(SMALL | UNLIMITED, 0, PREFACE + settings() + b"".join(
+        frame(HEADERS, END_HEADERS, s, request_block(b"GET", b"/", first=(s == 1))) +
+        frame(RST_STREAM, 0, s, struct.pack(">I", 8)) for s in (1, 3, 5, 7))),
+    "flood-pings": driver(SMALL | UNLIMITED, 0, PREFACE + settings() + frame(PING, 0, 0, b"12345678") * 4),
+    "flood-settings": driver(SMALL | UNLIMITED, 0, PREFACE + settings((1, 4096), (3, 10), (4, 100))),
+    "flood-continuations": driver(SMALL | UNLIMITED, 0, PREFACE + settings() +
+                                  frame(HEADERS, END_STREAM, 1, request_block(b"GET", b"/")[:2]) +
+                                  frame(CONTINUATION, 0, 1, request_block(b"GET", b"/")[2:4]) +
+                                  frame(CONTINUATION, END_HEADERS, 1, request_block(b"GET", b"/")[4:])),
+    "flood-empty-data": driver(SMALL | UNLIMITED, 0, PREFACE + settings() +
+                               frame(HEADERS, END_HEADERS, 1, request_block(b"POST", b"/store/e")) +
+                               frame(DATA, 0, 1) * 4),
 }
 
 PERCENT = {

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -32,10 +33,11 @@ namespace hkv::fuzz {
 // (0: one write; n: pseudo-random sizes from 1 to n), the rest is what the client sends.
 enum Options : std::uint8_t {
   kShardedStore = 1 << 0,   // the sharded store instead of the lock-free one
-  kSmallLimits = 1 << 1,    // 64-byte bodies and targets, 256-byte headers, 2 streams, 256-byte output high water
+  kSmallLimits = 1 << 1,    // tiny limits: bodies, headers, streams, output high water, h2 floods
   kNoUpgrade = 1 << 2,      // --no-h2c-upgrade
   kShutdownFirst = 1 << 3,  // the server starts draining before the client half-closes
   // bits 4-5 pick the admission limit: 1, 2, 16 or unlimited
+  kGoSilent = 1 << 6,  // once all is sent, the client stays silent past every timeout
 };
 
 // The items' memory cap of both stores: small, so that eviction happens.
@@ -63,8 +65,15 @@ inline void run_connection(std::span<const std::uint8_t> input, FirstProtocol fi
     limits.max_value_size = 64;
     limits.max_header_bytes = 256;
     limits.max_target_bytes = 64;
+    limits.max_headers = 4;
     limits.max_streams = 2;
     limits.output_high_water = 256;
+    limits.h2_reset_burst = 2;
+    limits.h2_reset_rate = 1;
+    limits.h2_max_continuations = 1;
+    limits.h2_max_pending_acks = 2;
+    limits.h2_max_settings = 2;
+    limits.h2_max_bad_frames = 2;
   }
   limits.h2c_upgrade = (options & kNoUpgrade) == 0;
   constexpr int kAdmissionLimits[] = {1, 2, 16, 1 << 20};
@@ -98,8 +107,9 @@ inline void run_connection(std::span<const std::uint8_t> input, FirstProtocol fi
     bool closed = false;
     void connection_closed(net::Connection*) override { closed = true; }
   } owner;
+  const net::ConnectionTimeouts timeouts;  // the defaults of the flags
   {
-    net::Connection conn(loop, fds[0], owner);
+    net::Connection conn(loop, fds[0], owner, &timeouts, &registry.worker(0).timeouts);
     conn.set_protocol(first(conn, ctx));
     // Runs turns until two in a row neither answer nor take any input; the client reads and drops
     // every answer, so the server never waits for it.
@@ -129,6 +139,16 @@ inline void run_connection(std::span<const std::uint8_t> input, FirstProtocol fi
       }
       if (sent <= 0) break;  // the server closed, or stopped reading for good
       to_send.remove_prefix(static_cast<std::size_t>(sent));
+      settle();
+    }
+    if ((options & kGoSilent) && !owner.closed) {
+      // The worker's timer: the first tick notes what the connection awaits, the second comes a
+      // day later, past every timeout and linger.
+      const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::steady_clock::now().time_since_epoch())
+                                      .count();
+      conn.tick(now_ms);
+      conn.tick(now_ms + 24 * 3600 * 1000);
       settle();
     }
     auto server_drains = [&] {

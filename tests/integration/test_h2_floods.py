@@ -215,6 +215,41 @@ class DefaultLimitsTest(FloodTest):
         self.assertEqual(statuses[3][:1], b"\x88")  # :status 200, static index 8
         self.assert_still_serving()
 
+    def test_zero_length_header_fields_get_goaway(self):
+        # CVE-2019-9516: header fields with an empty name and value, on stream after stream. Each
+        # such request is malformed (the server resets it), so the connection soon gets GOAWAY.
+        h2 = self.open_abusive()
+        block = request_block("/get/k") + b"\x00\x00\x00" * 100
+        burst = b"".join(frame(HEADERS, END_STREAM | END_HEADERS, sid, block) for sid in range(1, 2 * 500, 2))
+        try:
+            h2.send(burst)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        seen = drain_until_closed(h2)
+        self.assertIn(GOAWAY, seen)
+        self.assertEqual(h2.goaway, ENHANCE_YOUR_CALM)
+        self.assert_still_serving()
+
+    def test_data_dribble_keeps_memory_flat(self):
+        # CVE-2019-9511: 100 streams ask for a 1 MB value each with a 1-byte window, then open it
+        # a byte at a time. hkv lends the stored value to every stream instead of copying it, so
+        # memory stays flat, and other clients are served meanwhile.
+        self.assertIn(self.srv_store("dribble", b"d" * 1_000_000), (200, 201))
+        rss_before = rss_kib(self.srv.proc.pid)
+        h2 = RawH2(self.srv)
+        window_1 = (0x4).to_bytes(2, "big") + (1).to_bytes(4, "big")  # SETTINGS_INITIAL_WINDOW_SIZE = 1
+        h2.send(PREFACE + frame(SETTINGS, 0, 0, window_1) +
+                b"".join(get_request_frame("/get/dribble", sid) for sid in range(1, 200, 2)))
+        for _ in range(20):
+            h2.send(b"".join(frame(0x8, 0, sid, (1).to_bytes(4, "big")) for sid in [0, *range(1, 200, 2)]))
+            time.sleep(0.02)
+        grown_mib = (rss_kib(self.srv.proc.pid) - rss_before) / 1024
+        self.assertLess(grown_mib, 32, f"RSS grew by {grown_mib:.0f} MiB")
+        t0 = time.monotonic()
+        self.assert_still_serving()
+        self.assertLess(time.monotonic() - t0, 1.0)
+        h2.close()
+
     def test_too_many_header_fields_get_431(self):
         h2 = self.open_abusive()
         block = request_block("/get/k", extra=b"".join(literal(b"x-f%d" % i, b"1") for i in range(150)))

@@ -186,6 +186,9 @@ H2 = {
     "upgrade-post": driver(UNLIMITED, 5, upgrade(b"POST", b"/store/u", b"up",
                                                  more=h2_request(3, b"GET", b"/get/u", first=True))),
     "http1": driver(UNLIMITED, 0, req(b"GET", b"/")),
+    "preface-cut-short": driver(UNLIMITED, 0, PREFACE[:16]),
+    "preface-cut-short-shutdown": driver(SHUTDOWN_FIRST | UNLIMITED, 0, PREFACE[:16]),
+    "preface-cut-short-silent": driver(SILENT | UNLIMITED, 0, PREFACE[:16]),
     "silent-after-get": driver(SILENT | UNLIMITED, 0, PREFACE + settings() + h2_request(1, b"GET", b"/", first=True)),
     "silent-mid-upload": driver(SILENT | UNLIMITED, 0, PREFACE + settings() +
                                 frame(HEADERS, END_HEADERS, 1, request_block(b"POST", b"/store/s")) +

@@ -36,8 +36,8 @@ enum Options : std::uint8_t {
   kSmallLimits = 1 << 1,    // tiny limits: bodies, headers, streams, output high water, h2 floods
   kNoUpgrade = 1 << 2,      // --no-h2c-upgrade
   kShutdownFirst = 1 << 3,  // the server starts draining before the client half-closes
-  // bits 4-5 pick the admission limit: 1, 2, 16 or unlimited
-  kGoSilent = 1 << 6,  // once all is sent, the client stays silent past every timeout
+                            // bits 4-5 pick the admission limit: 1, 2, 16 or unlimited
+  kGoSilent = 1 << 6,       // once all is sent, the client stays silent past every timeout
 };
 
 // The items' memory cap of both stores: small, so that eviction happens.

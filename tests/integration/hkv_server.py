@@ -145,3 +145,22 @@ def read_response(sock_file):
     length = int(headers.get("content-length", "0"))
     body = sock_file.read(length) if length else b""
     return status, headers, body
+
+
+def metric(srv, name):
+    """The value of one /metrics sample, e.g. 'hkv_timeouts_total{kind="idle"}' (fresh connection)."""
+    with socket.create_connection((srv.host, srv.port), timeout=10) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: hkv\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    for line in data.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def rss_kib(pid):
+    """A process's resident set size in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))

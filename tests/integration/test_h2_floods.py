@@ -2,12 +2,11 @@
 # HTTP/2 attacks performed for real over raw sockets: each abusive connection must end with GOAWAY
 # (or a 431 for oversized header sections), its kind must be counted in /metrics, and the server
 # must keep serving a well-behaved client meanwhile.
-import os
 import socket
 import time
 import unittest
 
-from hkv_server import HkvServer
+from hkv_server import HkvServer, metric, rss_kib
 from rawclients import (ACK, DATA, END_STREAM, GOAWAY, HEADERS, PING, PREFACE, RST_STREAM, SETTINGS, RawH2,
                         frame, get_request_frame)
 
@@ -45,24 +44,6 @@ def drain_until_closed(h2, timeout=20.0):
     except socket.timeout as e:
         raise AssertionError("the server kept the abusive connection open") from e
     return seen
-
-
-def metric(srv, name):
-    sock = socket.create_connection((srv.host, srv.port), timeout=10)
-    sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: hkv\r\nConnection: close\r\n\r\n")
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    sock.close()
-    for line in data.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    raise AssertionError(f"{name} not in /metrics")
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
 class FloodTest(unittest.TestCase):

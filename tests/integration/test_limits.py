@@ -6,7 +6,7 @@ import socket
 import time
 import unittest
 
-from hkv_server import HkvServer
+from hkv_server import HkvServer, metric, rss_kib
 from rawclients import GOAWAY, PREFACE, SETTINGS, RawH2, frame, get_request_frame
 
 
@@ -32,18 +32,6 @@ def get(srv, path="/", sock=None):
     finally:
         if own:
             sock.close()
-
-
-def metric(srv, name):
-    with socket.create_connection((srv.host, srv.port), timeout=10) as s:
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: hkv\r\nConnection: close\r\n\r\n")
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    for line in data.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    raise AssertionError(f"{name} not in /metrics")
 
 
 def read_until_closed(sock, timeout):
@@ -141,11 +129,6 @@ class NonReadingClientsTest(unittest.TestCase):
             self.assertGreaterEqual(metric(srv, 'hkv_timeouts_total{kind="send"}'), 1)
             for h in hogs:
                 h.close()
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
 class TimeoutsTest(unittest.TestCase):

@@ -14,36 +14,12 @@
 
 #include "http/h2_guard.h"
 #include "http/h2_memory.h"
+#include "http/h2_stream.h"
 #include "http/response.h"
 
 namespace hkv::http {
 
 namespace {
-
-struct Stream {
-  Stream* prev = nullptr;  // the session's list of open streams
-  Stream* next = nullptr;
-  std::int32_t id = 0;
-  Method method = Method::other;
-  std::string method_name;
-  std::string path;
-  std::string body;
-  RequestFields fields;
-  bool body_too_large = false;
-  bool complete = false;  // the request has ended (END_STREAM seen)
-  bool headers_too_large = false;  // past --max-headers or --max-header-bytes: answered 431
-  std::uint32_t header_count = 0;
-  std::size_t header_bytes = 0;  // counted as SETTINGS_MAX_HEADER_LIST_SIZE does: +32 per field
-  bool holds_slot = false;
-  bool parked = false;
-  Response resp;
-  std::size_t body_offset = 0;
-  char status[4] = {};
-  char length[24] = {};
-  char etag[kEtagChars] = {};
-  char max_age[24] = {};
-  char age[24] = {};
-};
 
 class H2Session final : public net::Protocol, public AdmissionWaiter {
  public:
@@ -75,18 +51,15 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* self);
   static int on_invalid_frame_recv(nghttp2_session*, const nghttp2_frame* frame, int lib_error_code,
                                    void* self);
-  static ssize_t read_body(nghttp2_session*, std::int32_t stream_id, std::uint8_t* buf,
-                           std::size_t length, std::uint32_t* data_flags, nghttp2_data_source* source,
-                           void* self);
 
  private:
-  Stream* stream(std::int32_t id);
-  void request_complete(Stream* s);
-  void dispatch(Stream* s);
+  H2Stream* stream(std::int32_t id);
+  void request_complete(H2Stream* s);
+  void dispatch(H2Stream* s);
   void pump();
   void release(int n);
-  Stream* open_stream(std::int32_t id);
-  void close_stream(Stream* s);
+  H2Stream* open_stream(std::int32_t id);
+  void close_stream(H2Stream* s);
   void close_all_streams();
   void count_reset();
   void count_bad_frame();
@@ -98,7 +71,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   H2FloodGuard guard_;
   bool terminated_ = false;  // GOAWAY for a flood is queued
   std::int32_t newest_headers_id_ = 0;  // the highest stream id a HEADERS frame has named
-  std::deque<Stream*> parked_;
+  std::deque<H2Stream*> parked_;
   int adopted_slots_ = 0;  // slots of HTTP/1.1 responses still being written at the upgrade
   int slots_held_ = 0;
   bool waiting_ = false;
@@ -106,10 +79,10 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   int open_streams_ = 0;
   int incomplete_streams_ = 0;  // open streams whose request has not ended
   std::uint64_t streams_opened_ = 0;
-  Stream* streams_ = nullptr;
+  H2Stream* streams_ = nullptr;
   // The stream whose request header block is arriving: HEADERS and its CONTINUATIONs come
   // back to back, so on_header needs no lookup by id.
-  Stream* receiving_ = nullptr;
+  H2Stream* receiving_ = nullptr;
 };
 
 const nghttp2_session_callbacks* callbacks() {
@@ -140,22 +113,6 @@ Method to_method(std::string_view m) {
   return Method::other;
 }
 
-// Bodies up to one default-size DATA frame (16 KiB) get no content-length (see dispatch).
-constexpr std::size_t kContentLengthFrom = 16384;
-
-nghttp2_nv make_nv(std::string_view name, std::string_view value, std::uint8_t flags = 0) {
-  return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(),
-                    static_cast<std::uint8_t>(NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE | flags)};
-}
-
-// For values that differ from response to response (entity tags, ages): adding them to the HPACK
-// dynamic table would cost time and push out the entries that do repeat.
-nghttp2_nv make_unindexed_nv(std::string_view name, std::string_view value) {
-  return make_nv(name, value, NGHTTP2_NV_FLAG_NO_INDEX);
-}
-
 H2Session::H2Session(net::Connection& conn, HttpContext& ctx) : conn_(conn), ctx_(ctx), guard_(ctx.limits) {}
 
 H2Session::~H2Session() {
@@ -163,11 +120,11 @@ H2Session::~H2Session() {
   if (session_ != nullptr) nghttp2_session_del(session_);
 }
 
-Stream* H2Session::open_stream(std::int32_t id) {
+H2Stream* H2Session::open_stream(std::int32_t id) {
   // Streams come from the same per-thread pool as nghttp2's own per-stream blocks.
-  void* mem = thread_h2_memory()->malloc(sizeof(Stream), nullptr);
+  void* mem = thread_h2_memory()->malloc(sizeof(H2Stream), nullptr);
   if (mem == nullptr) throw std::bad_alloc();
-  auto* s = new (mem) Stream();
+  auto* s = new (mem) H2Stream();
   s->id = id;
   s->next = streams_;
   if (streams_ != nullptr) streams_->prev = s;
@@ -181,7 +138,7 @@ Stream* H2Session::open_stream(std::int32_t id) {
 
 // Frees a stream and everything it holds: its admission slot, its place in the wait queue and
 // the value its response borrows.
-void H2Session::close_stream(Stream* s) {
+void H2Session::close_stream(H2Stream* s) {
   if (receiving_ == s) receiving_ = nullptr;
   if (s->parked) {
     std::erase(parked_, s);
@@ -200,7 +157,7 @@ void H2Session::close_stream(Stream* s) {
   if (streams_ == s) streams_ = s->next;
   --open_streams_;
   if (!s->complete) --incomplete_streams_;
-  s->~Stream();
+  s->~H2Stream();
   thread_h2_memory()->free(s, nullptr);
 }
 
@@ -235,7 +192,7 @@ bool H2Session::init(const UpgradeRequest* up) {
   if (up != nullptr) {
     conn_.out().append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
     adopted_slots_ = up->slots_held - 1;
-    Stream* s = open_stream(1);
+    H2Stream* s = open_stream(1);
     newest_headers_id_ = 1;
     s->complete = true;  // the HTTP/1.1 request it answers has been read whole
     --incomplete_streams_;
@@ -252,8 +209,8 @@ bool H2Session::init(const UpgradeRequest* up) {
   return true;
 }
 
-Stream* H2Session::stream(std::int32_t id) {
-  return static_cast<Stream*>(nghttp2_session_get_stream_user_data(session_, id));
+H2Stream* H2Session::stream(std::int32_t id) {
+  return static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session_, id));
 }
 
 int H2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self) {
@@ -267,7 +224,7 @@ int H2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, vo
 int H2Session::on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
                          std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
                          std::uint8_t, void* self) {
-  Stream* s = static_cast<H2Session*>(self)->receiving_;
+  H2Stream* s = static_cast<H2Session*>(self)->receiving_;
   if (s == nullptr || s->id != frame->hd.stream_id) return 0;
   // An HPACK bomb decodes to far more than it costs to send: what is kept is bounded here.
   const HttpLimits& limits = static_cast<H2Session*>(self)->ctx_.limits;
@@ -294,7 +251,7 @@ int H2Session::on_header(nghttp2_session*, const nghttp2_frame* frame, const std
 int H2Session::on_data_chunk(nghttp2_session* session, std::uint8_t, std::int32_t stream_id,
                              const std::uint8_t* data, std::size_t len, void* self) {
   auto* h = static_cast<H2Session*>(self);
-  auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+  auto* s = static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
   if (s == nullptr || s->body_too_large) return 0;
   if (s->body.size() + len > h->ctx_.limits.max_value_size) {
     s->body_too_large = true;
@@ -313,14 +270,14 @@ int H2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void*
     h->count_bad_frame();
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-    if (Stream* s = h->stream(frame->hd.stream_id)) h->request_complete(s);
+    if (H2Stream* s = h->stream(frame->hd.stream_id)) h->request_complete(s);
   }
   return 0;
 }
 
 int H2Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t, void* self) {
   auto* h = static_cast<H2Session*>(self);
-  Stream* s = h->stream(stream_id);
+  H2Stream* s = h->stream(stream_id);
   if (s == nullptr) return 0;
   nghttp2_session_set_stream_user_data(h->session_, stream_id, nullptr);
   h->close_stream(s);
@@ -377,19 +334,7 @@ void H2Session::terminate(H2Abuse why) {
   nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
-ssize_t H2Session::read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
-                             std::uint32_t* data_flags, nghttp2_data_source* source, void*) {
-  auto* s = static_cast<Stream*>(source->ptr);
-  const char* body = s->resp.shared.owner ? s->resp.shared.data : s->resp.text.data();
-  std::size_t left = s->resp.body_size() - s->body_offset;
-  std::size_t n = std::min(left, length);
-  if (n > 0) std::memcpy(buf, body + s->body_offset, n);
-  s->body_offset += n;
-  if (s->body_offset == s->resp.body_size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-  return static_cast<ssize_t>(n);
-}
-
-void H2Session::request_complete(Stream* s) {
+void H2Session::request_complete(H2Stream* s) {
   s->complete = true;
   --incomplete_streams_;
   if (!parked_.empty()) {
@@ -420,7 +365,7 @@ void H2Session::admitted() {
       break;
     }
     first = false;
-    Stream* s = parked_.front();
+    H2Stream* s = parked_.front();
     parked_.pop_front();
     s->parked = false;
     s->holds_slot = true;
@@ -432,7 +377,7 @@ void H2Session::admitted() {
   conn_.flush();
 }
 
-void H2Session::dispatch(Stream* s) {
+void H2Session::dispatch(H2Stream* s) {
   Request req;
   req.method = s->method;
   req.method_name = s->method_name;
@@ -448,42 +393,12 @@ void H2Session::dispatch(Stream* s) {
     ctx_.handler.handle(req, s->resp);
   }
   std::string().swap(s->body);
-  const Response& r = s->resp;
-  std::to_chars(s->status, s->status + 3, r.status);
-  nghttp2_nv nva[8];
-  std::size_t n = 0;
-  nva[n++] = make_nv(":status", {s->status, 3});
-  const bool has_body = !r.bodiless_status();
-  if (has_body) {
-    nva[n++] = make_nv("content-type", r.content_type);
-    // HTTP/2 framing delimits the body, so content-length is only information for the client.
-    // It is sent where it tells something: on HEAD, and when the body spans several DATA frames.
-    // A small GET answer goes without: nghttp2 spends ~500 instructions per never-indexed header.
-    if (r.omit_body || r.body_size() > kContentLengthFrom) {
-      char* end = std::to_chars(s->length, s->length + sizeof s->length, r.body_size()).ptr;
-      nva[n++] = make_nv("content-length", {s->length, static_cast<std::size_t>(end - s->length)});
-    }
-  }
-  if (!r.allow.empty()) nva[n++] = make_nv("allow", r.allow);
-  if (!r.www_authenticate.empty()) nva[n++] = make_nv("www-authenticate", r.www_authenticate);
-  if (r.has_etag) {
-    format_etag(r.etag, s->etag);
-    nva[n++] = make_unindexed_nv("etag", {s->etag, kEtagChars});
-  }
-  if (r.max_age >= 0) {
-    std::memcpy(s->max_age, "max-age=", 8);
-    char* end = std::to_chars(s->max_age + 8, s->max_age + sizeof s->max_age, r.max_age).ptr;
-    nva[n++] = make_unindexed_nv("cache-control", {s->max_age, static_cast<std::size_t>(end - s->max_age)});
-  }
-  if (r.age >= 0) {
-    char* end = std::to_chars(s->age, s->age + sizeof s->age, r.age).ptr;
-    nva[n++] = make_unindexed_nv("age", {s->age, static_cast<std::size_t>(end - s->age)});
-  }
+  nghttp2_nv nva[kMaxResponseFields];
+  const std::size_t n = h2_response_fields(*s, nva);
   nghttp2_data_provider provider{};
   provider.source.ptr = s;
-  provider.read_callback = read_body;
-  bool send_body = has_body && !r.omit_body && r.body_size() > 0;
-  nghttp2_submit_response(session_, s->id, nva, n, send_body ? &provider : nullptr);
+  provider.read_callback = h2_read_body;
+  nghttp2_submit_response(session_, s->id, nva, n, h2_sends_body(s->resp) ? &provider : nullptr);
 }
 
 std::size_t H2Session::on_data(const char* data, std::size_t size) {

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+// The HTTP/2 answer of one stream: its header fields, formatted into the stream's own buffers and
+// handed to nghttp2 without copies, and its body, read from the borrowed value or the text.
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <string_view>
+
+#include "http/h2_stream.h"
+
+namespace hkv::http {
+
+namespace {
+
+// Bodies up to one default-size DATA frame (16 KiB) get no content-length (see h2_response_fields).
+constexpr std::size_t kContentLengthFrom = 16384;
+
+nghttp2_nv make_nv(std::string_view name, std::string_view value, std::uint8_t flags = 0) {
+  return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(),
+                    static_cast<std::uint8_t>(NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE | flags)};
+}
+
+// For values that differ from response to response (entity tags, ages): adding them to the HPACK
+// dynamic table would cost time and push out the entries that do repeat.
+nghttp2_nv make_unindexed_nv(std::string_view name, std::string_view value) {
+  return make_nv(name, value, NGHTTP2_NV_FLAG_NO_INDEX);
+}
+
+}  // namespace
+
+std::size_t h2_response_fields(H2Stream& stream, nghttp2_nv (&nva)[kMaxResponseFields]) {
+  H2Stream* s = &stream;
+  const Response& r = s->resp;
+  std::to_chars(s->status, s->status + 3, r.status);
+  std::size_t n = 0;
+  nva[n++] = make_nv(":status", {s->status, 3});
+  if (!r.bodiless_status()) {
+    nva[n++] = make_nv("content-type", r.content_type);
+    // HTTP/2 framing delimits the body, so content-length is only information for the client.
+    // It is sent where it tells something: on HEAD, and when the body spans several DATA frames.
+    // A small GET answer goes without: nghttp2 spends ~500 instructions per never-indexed header.
+    if (r.omit_body || r.body_size() > kContentLengthFrom) {
+      char* end = std::to_chars(s->length, s->length + sizeof s->length, r.body_size()).ptr;
+      nva[n++] = make_nv("content-length", {s->length, static_cast<std::size_t>(end - s->length)});
+    }
+  }
+  if (!r.allow.empty()) nva[n++] = make_nv("allow", r.allow);
+  if (!r.www_authenticate.empty()) nva[n++] = make_nv("www-authenticate", r.www_authenticate);
+  if (r.has_etag) {
+    format_etag(r.etag, s->etag);
+    nva[n++] = make_unindexed_nv("etag", {s->etag, kEtagChars});
+  }
+  if (r.max_age >= 0) {
+    std::memcpy(s->max_age, "max-age=", 8);
+    char* end = std::to_chars(s->max_age + 8, s->max_age + sizeof s->max_age, r.max_age).ptr;
+    nva[n++] = make_unindexed_nv("cache-control", {s->max_age, static_cast<std::size_t>(end - s->max_age)});
+  }
+  if (r.age >= 0) {
+    char* end = std::to_chars(s->age, s->age + sizeof s->age, r.age).ptr;
+    nva[n++] = make_unindexed_nv("age", {s->age, static_cast<std::size_t>(end - s->age)});
+  }
+  return n;
+}
+
+bool h2_sends_body(const Response& r) { return !r.bodiless_status() && !r.omit_body && r.body_size() > 0; }
+
+ssize_t h2_read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* data_flags,
+                     nghttp2_data_source* source, void*) {
+  auto* s = static_cast<H2Stream*>(source->ptr);
+  const char* body = s->resp.shared.owner ? s->resp.shared.data : s->resp.text.data();
+  std::size_t left = s->resp.body_size() - s->body_offset;
+  std::size_t n = std::min(left, length);
+  if (n > 0) std::memcpy(buf, body + s->body_offset, n);
+  s->body_offset += n;
+  if (s->body_offset == s->resp.body_size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  return static_cast<ssize_t>(n);
+}
+
+}  // namespace hkv::http

@@ -61,15 +61,21 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   H2Stream* open_stream(std::int32_t id);
   void close_stream(H2Stream* s);
   void close_all_streams();
-  void count_reset();
-  void count_bad_frame();
-  void terminate(H2Abuse why);
+  int count_reset();
+  int count_bad_frame();
+  int fail(std::uint32_t error_code, std::optional<H2Abuse> why);
+  void say_goodbye(std::uint32_t error_code);
 
   net::Connection& conn_;
   HttpContext& ctx_;
   nghttp2_session* session_ = nullptr;
   H2FloodGuard guard_;
-  bool terminated_ = false;  // GOAWAY for a flood is queued
+  // Set by a callback that finds the peer over a limit or out of stream order. The callback then
+  // fails, which stops nghttp2 at once: asking it to terminate from inside its own callbacks can
+  // leave it parsing on and tripping an assertion. on_data (or pump) then writes this GOAWAY
+  // itself and closes.
+  std::optional<std::uint32_t> goodbye_;
+  bool said_goodbye_ = false;
   std::int32_t newest_headers_id_ = 0;  // the highest stream id a HEADERS frame has named
   std::deque<H2Stream*> parked_;
   int adopted_slots_ = 0;  // slots of HTTP/1.1 responses still being written at the upgrade
@@ -264,10 +270,13 @@ int H2Session::on_data_chunk(nghttp2_session* session, std::uint8_t, std::int32_
 
 int H2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* self) {
   auto* h = static_cast<H2Session*>(self);
-  if (frame->hd.type == NGHTTP2_RST_STREAM) h->count_reset();
+  if (frame->hd.type == NGHTTP2_RST_STREAM) {
+    if (int rv = h->count_reset()) return rv;
+  }
   // An empty DATA frame that does not end the stream does nothing but cost work (CVE-2019-9518).
-  if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
-    h->count_bad_frame();
+  if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    if (int rv = h->count_bad_frame()) return rv;
+  }
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     if (H2Stream* s = h->stream(frame->hd.stream_id)) h->request_complete(s);
@@ -286,17 +295,14 @@ int H2Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::ui
 
 int H2Session::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* self) {
   auto* h = static_cast<H2Session*>(self);
-  if (frame->hd.type == NGHTTP2_RST_STREAM) h->count_reset();
   if (frame->hd.type == NGHTTP2_GOAWAY) {
     h->ctx_.counters.h2_goaways.add();
-    // nghttp2 ends a session itself with ENHANCE_YOUR_CALM for a SETTINGS frame of too many
-    // entries (its reset limit is only a backstop behind the guard, which trips first).
-    if (frame->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM && !h->terminated_) {
-      h->terminated_ = true;
-      h->ctx_.counters.count(H2Abuse::settings_flood);
-    }
+    // The guard's GOAWAYs are written by hand and never pass here: an ENHANCE_YOUR_CALM here is
+    // nghttp2's own, for a SETTINGS frame of too many entries (its reset limit is only a
+    // backstop behind the guard, which trips first).
+    if (frame->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM) h->ctx_.counters.count(H2Abuse::settings_flood);
   }
-  return 0;
+  return frame->hd.type == NGHTTP2_RST_STREAM ? h->count_reset() : 0;
 }
 
 // RFC 9113 5.1.1: a new stream's id must exceed every id the peer used before. nghttp2 ignores a
@@ -308,30 +314,40 @@ int H2Session::on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* 
   if (hd->stream_id > h->newest_headers_id_) {
     h->newest_headers_id_ = hd->stream_id;
   } else if (nghttp2_session_find_stream(session, hd->stream_id) == nullptr) {
-    nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+    return h->fail(NGHTTP2_PROTOCOL_ERROR, std::nullopt);
   }
   return 0;
 }
 
 int H2Session::on_invalid_frame_recv(nghttp2_session*, const nghttp2_frame*, int, void* self) {
-  static_cast<H2Session*>(self)->count_bad_frame();
-  return 0;
+  return static_cast<H2Session*>(self)->count_bad_frame();
 }
 
-void H2Session::count_reset() {
-  if (!guard_.allow_reset(std::chrono::steady_clock::now())) terminate(H2Abuse::reset_flood);
+int H2Session::count_reset() {
+  return guard_.allow_reset(std::chrono::steady_clock::now()) ? 0
+                                                              : fail(NGHTTP2_ENHANCE_YOUR_CALM, H2Abuse::reset_flood);
 }
 
-void H2Session::count_bad_frame() {
-  if (!guard_.allow_bad_frame()) terminate(H2Abuse::bad_frames);
+int H2Session::count_bad_frame() {
+  return guard_.allow_bad_frame() ? 0 : fail(NGHTTP2_ENHANCE_YOUR_CALM, H2Abuse::bad_frames);
 }
 
-// GOAWAY (ENHANCE_YOUR_CALM); nghttp2 reads nothing more and pump() closes once it is sent.
-void H2Session::terminate(H2Abuse why) {
-  if (terminated_) return;
-  terminated_ = true;
-  ctx_.counters.count(why);
-  nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+// What a callback returns to stop nghttp2 (see goodbye_).
+int H2Session::fail(std::uint32_t error_code, std::optional<H2Abuse> why) {
+  if (!goodbye_) {
+    goodbye_ = error_code;
+    if (why) ctx_.counters.count(*why);
+  }
+  return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+// The last frame of the connection, written by hand: the session can send nothing more.
+void H2Session::say_goodbye(std::uint32_t error_code) {
+  if (said_goodbye_) return;
+  said_goodbye_ = true;
+  append_goaway(conn_.out(), nghttp2_session_get_last_proc_stream_id(session_), error_code);
+  ctx_.counters.h2_goaways.add();
+  conn_.close_after_flush();
 }
 
 void H2Session::request_complete(H2Stream* s) {
@@ -404,13 +420,16 @@ void H2Session::dispatch(H2Stream* s) {
 std::size_t H2Session::on_data(const char* data, std::size_t size) {
   ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(data), size);
   if (rv < 0) {
+    if (goodbye_) {
+      say_goodbye(*goodbye_);
+      return size;
+    }
     // Protocol error: nghttp2 has queued a GOAWAY where one is due; send it and close.
     pump();
     if (std::optional<H2Abuse> why = h2_abuse_of(static_cast<int>(rv))) {
       // A flood nghttp2 stops at (fatal, so it queues no GOAWAY itself): say why before closing.
       ctx_.counters.count(*why);
-      append_goaway(conn_.out(), nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_ENHANCE_YOUR_CALM);
-      ctx_.counters.h2_goaways.add();
+      say_goodbye(NGHTTP2_ENHANCE_YOUR_CALM);
     }
     conn_.close_after_flush();
     return size;
@@ -420,12 +439,16 @@ std::size_t H2Session::on_data(const char* data, std::size_t size) {
 }
 
 void H2Session::pump() {
-  if (conn_.closed()) return;
+  if (conn_.closed() || said_goodbye_) return;
   while (conn_.out().pending() < ctx_.limits.output_high_water) {
     const std::uint8_t* data = nullptr;
     ssize_t n = nghttp2_session_mem_send(session_, &data);
     if (n < 0) {
-      conn_.close_now();
+      if (goodbye_) {
+        say_goodbye(*goodbye_);  // a reset it sent was one too many (on_frame_send)
+      } else {
+        conn_.close_now();
+      }
       return;
     }
     if (n == 0) break;

@@ -285,5 +285,22 @@ class IsolatedLimitsTest(FloodTest):
         self.assertIsNone(h2.goaway)
 
 
+class GuardThenProtocolErrorTest(FloodTest):
+    SERVER_ARGS = ("--h2-max-bad-frames", "2")
+
+    def test_a_frame_error_after_the_guard_tripped_does_not_crash(self):
+        # Found by fuzz_h2: empty DATA frames past the limit, then a zero-length PRIORITY (a
+        # FRAME_SIZE_ERROR). When the guard asked nghttp2 to terminate from inside a callback,
+        # nghttp2 parsed on and aborted on an assertion, taking the server down.
+        h2 = self.open_abusive()
+        data = frame(HEADERS, END_HEADERS, 1, request_block("/store/e", b"POST"))
+        data += frame(DATA, 0, 1) * 3 + frame(0x2, 0, 1)
+        h2.send(data)
+        drain_until_closed(h2)
+        self.assertEqual(h2.goaway, ENHANCE_YOUR_CALM)
+        self.assertIsNone(self.srv.proc.poll(), "the server died")
+        self.assert_still_serving()
+
+
 if __name__ == "__main__":
     unittest.main()

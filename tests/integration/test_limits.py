@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Connection limits and timeouts against a real server: --max-connections across workers, running
 # out of file descriptors, and the header, idle and send timeouts closing what they should.
+import os
 import resource
 import socket
 import time
@@ -69,6 +70,11 @@ class MaxConnectionsTest(unittest.TestCase):
             for s in held:
                 s.close()
 
+    # The sanitizer runtimes need spare descriptors themselves: UBSan tests whether memory is
+    # readable through a pipe, and with none left it reports a false "invalid vptr". The release
+    # phase runs this test.
+    @unittest.skipIf("ASAN_OPTIONS" in os.environ or "TSAN_OPTIONS" in os.environ,
+                     "sanitizer runtimes misreport when the process has no file descriptors left")
     def test_file_descriptor_exhaustion_does_not_spin(self):
         def low_fd_limit():
             resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))

@@ -61,6 +61,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   H2Stream* open_stream(std::int32_t id);
   void close_stream(H2Stream* s);
   void close_all_streams();
+  int check_window_settings(const nghttp2_settings& settings);
   int count_reset();
   int count_bad_frame();
   int fail(std::uint32_t error_code, std::optional<H2Abuse> why);
@@ -77,6 +78,10 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   std::optional<std::uint32_t> goodbye_;
   bool said_goodbye_ = false;
   std::int32_t newest_headers_id_ = 0;  // the highest stream id a HEADERS frame has named
+  // Taken as a SETTINGS frame begins: the widest send window of an open stream, and the peer's
+  // initial window size until then (see check_window_settings).
+  std::int64_t widest_window_ = 0;
+  std::int64_t initial_window_ = NGHTTP2_INITIAL_WINDOW_SIZE;
   std::deque<H2Stream*> parked_;
   int adopted_slots_ = 0;  // slots of HTTP/1.1 responses still being written at the upgrade
   int slots_held_ = 0;
@@ -273,6 +278,9 @@ int H2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void*
   if (frame->hd.type == NGHTTP2_RST_STREAM) {
     if (int rv = h->count_reset()) return rv;
   }
+  if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK) && h->streams_ != nullptr) {
+    if (int rv = h->check_window_settings(frame->settings)) return rv;
+  }
   // An empty DATA frame that does not end the stream does nothing but cost work (CVE-2019-9518).
   if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     if (int rv = h->count_bad_frame()) return rv;
@@ -310,11 +318,33 @@ int H2Session::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void*
 // connection error here. HEADERS on a stream nghttp2 still knows (trailers) are its business.
 int H2Session::on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* self) {
   auto* h = static_cast<H2Session*>(self);
+  if (hd->type == NGHTTP2_SETTINGS && !(hd->flags & NGHTTP2_FLAG_ACK)) {
+    h->initial_window_ = nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
+    h->widest_window_ = 0;
+    for (const H2Stream* s = h->streams_; s != nullptr; s = s->next) {
+      h->widest_window_ = std::max<std::int64_t>(h->widest_window_, nghttp2_session_get_stream_remote_window_size(session, s->id));
+    }
+    return 0;
+  }
   if (hd->type != NGHTTP2_HEADERS) return 0;
   if (hd->stream_id > h->newest_headers_id_) {
     h->newest_headers_id_ = hd->stream_id;
   } else if (nghttp2_session_find_stream(session, hd->stream_id) == nullptr) {
     return h->fail(NGHTTP2_PROTOCOL_ERROR, std::nullopt);
+  }
+  return 0;
+}
+
+// RFC 9113 6.9.2: a new SETTINGS_INITIAL_WINDOW_SIZE that takes a stream's send window past
+// 2^31-1 is a connection error (FLOW_CONTROL_ERROR); nghttp2 only resets that stream.
+int H2Session::check_window_settings(const nghttp2_settings& settings) {
+  std::int64_t window = widest_window_;
+  std::int64_t initial = initial_window_;
+  for (std::size_t i = 0; i < settings.niv; ++i) {
+    if (settings.iv[i].settings_id != NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) continue;
+    window += static_cast<std::int64_t>(settings.iv[i].value) - initial;
+    initial = settings.iv[i].value;
+    if (window > NGHTTP2_MAX_WINDOW_SIZE) return fail(NGHTTP2_FLOW_CONTROL_ERROR, std::nullopt);
   }
   return 0;
 }

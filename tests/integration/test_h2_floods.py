@@ -46,6 +46,16 @@ def drain_until_closed(h2, timeout=20.0):
     return seen
 
 
+def send_until_closed(h2, data):
+    """Sends `data` (the server may close mid-way: that is the defence working), then reads every
+    frame until EOF; returns the set of frame types seen."""
+    try:
+        h2.send(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return drain_until_closed(h2)
+
+
 class FloodTest(unittest.TestCase):
     SERVER_ARGS = ()
 
@@ -98,11 +108,7 @@ class DefaultLimitsTest(FloodTest):
         h2 = self.open_abusive()
         burst = b"".join(get_request_frame("/get/k", sid) + frame(RST_STREAM, 0, sid, CANCEL.to_bytes(4, "big"))
                          for sid in range(1, 2 * 3000, 2))
-        try:
-            h2.send(burst)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # closed mid-burst: what the defence is for
-        seen = drain_until_closed(h2)
+        seen = send_until_closed(h2, burst)
         self.assertIn(GOAWAY, seen)
         self.assertEqual(h2.goaway, ENHANCE_YOUR_CALM)
         self.assertEqual(self.flood_kind("reset_flood"), before + 1)
@@ -116,11 +122,7 @@ class DefaultLimitsTest(FloodTest):
         pieces = [block[i:i + 8] for i in range(0, len(block), 8)]
         data = frame(HEADERS, END_STREAM, 1, pieces[0])
         data += b"".join(frame(CONTINUATION, 0, 1, p) for p in pieces[1:])
-        try:
-            h2.send(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        drain_until_closed(h2)
+        send_until_closed(h2, data)
         self.assertEqual(self.flood_kind("continuation_flood"), before + 1)
         self.assert_still_serving()
 
@@ -130,11 +132,7 @@ class DefaultLimitsTest(FloodTest):
         h2 = self.open_abusive()
         data = frame(HEADERS, END_HEADERS, 1, request_block("/store/e", b"POST"))
         data += frame(DATA, 0, 1) * 500
-        try:
-            h2.send(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        drain_until_closed(h2)
+        send_until_closed(h2, data)
         self.assertEqual(h2.goaway, ENHANCE_YOUR_CALM)
         self.assertEqual(self.flood_kind("bad_frames"), before + 1)
         self.assertEqual(self.srv_store("after-empty-frames", b"x"), 201)
@@ -202,11 +200,7 @@ class DefaultLimitsTest(FloodTest):
         h2 = self.open_abusive()
         block = request_block("/get/k") + b"\x00\x00\x00" * 100
         burst = b"".join(frame(HEADERS, END_STREAM | END_HEADERS, sid, block) for sid in range(1, 2 * 500, 2))
-        try:
-            h2.send(burst)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        seen = drain_until_closed(h2)
+        seen = send_until_closed(h2, burst)
         self.assertIn(GOAWAY, seen)
         self.assertEqual(h2.goaway, ENHANCE_YOUR_CALM)
         self.assert_still_serving()
@@ -256,11 +250,7 @@ class IsolatedLimitsTest(FloodTest):
         h2 = self.open_abusive()
         block = request_block("/get/k", extra=literal(b"X-Upper", b"1"))
         burst = b"".join(frame(HEADERS, END_STREAM | END_HEADERS, sid, block) for sid in range(1, 2 * 200, 2))
-        try:
-            h2.send(burst)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        seen = drain_until_closed(h2)
+        seen = send_until_closed(h2, burst)
         self.assertIn(RST_STREAM, seen, "the server should have reset streams")
         self.assertEqual(h2.goaway, ENHANCE_YOUR_CALM)
         self.assertEqual(self.flood_kind("reset_flood"), before + 1)

@@ -136,7 +136,7 @@ def h2_connection(port, prefix, tally, deadline):
     Returns False once the server refuses new connections."""
     try:
         sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):  # reset: queued as the listener closed
         return False
     sock.sendall(PREFACE + frame(SETTINGS, 0, 0) + window_update(0, (1 << 31) - 1 - 65535))
     buf = b""

@@ -15,6 +15,8 @@ namespace hkv::net {
 namespace {
 constexpr std::size_t kReadBuffer = 64 * 1024;
 constexpr std::int64_t kLingerMs = 2000;
+// Times flush() refills a queue it has written whole before it yields to the loop (see flush).
+constexpr int kRefillsPerFlush = 4;
 
 std::int64_t monotonic_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -104,34 +106,39 @@ void Connection::offer_input() {
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
 }
 
+// The wake-up rule for output: after flush() returns, either the queue is empty and the protocol's
+// last on_drained() added nothing (it has nothing it may send until input arrives: a request, a
+// WINDOW_UPDATE, a reset), or EPOLLOUT is armed and the loop calls flush() again. A drained queue
+// is refilled and written at most kRefillsPerFlush times per call, so one connection with a lot to
+// send cannot hold its worker; the level-triggered EPOLLOUT of a writable socket brings it back on
+// the next turn of the loop, after the other connections.
 void Connection::flush() {
-  if (closed()) return;
-  const std::size_t queued = out_.pending();
-  auto status = out_.write_to(fd_);
-  if (status == OutputQueue::WriteStatus::error) {
-    close_now();
-    return;
-  }
-  if (out_.pending() != queued) ++writes_;
-  bool blocked = status == OutputQueue::WriteStatus::blocked;
-  if (!blocked && protocol_) {
-    protocol_->on_drained();
-    if (closed()) return;
-    // on_drained may queue more (HTTP/2 pulls frames only when the queue is empty).
-    if (!out_.empty()) {
-      status = out_.write_to(fd_);
-      if (status == OutputQueue::WriteStatus::error) {
-        close_now();
-        return;
-      }
-      blocked = status == OutputQueue::WriteStatus::blocked;
+  bool more = false;  // the queue holds bytes, or the protocol may have more to add
+  for (int refills = 0; !closed(); ++refills) {
+    const std::size_t queued = out_.pending();
+    const auto status = out_.write_to(fd_);
+    if (status == OutputQueue::WriteStatus::error) {
+      close_now();
+      return;
     }
+    if (out_.pending() != queued) ++writes_;
+    if (status == OutputQueue::WriteStatus::blocked) {
+      more = true;
+      break;
+    }
+    if (!protocol_ || refills == kRefillsPerFlush) {
+      more = refills == kRefillsPerFlush;
+      break;
+    }
+    protocol_->on_drained();  // may queue more (HTTP/2 pulls frames only below its high-water mark)
+    if (out_.empty()) break;
   }
-  if (want_write_ != blocked) {
-    want_write_ = blocked;
+  if (closed()) return;
+  if (want_write_ != more) {
+    want_write_ = more;
     update_events();
   }
-  if (!blocked && close_when_flushed_ && out_.empty() && !lingering_) {
+  if (!more && close_when_flushed_ && out_.empty() && !lingering_) {
     if (peer_closed_) {
       close_now();
     } else {

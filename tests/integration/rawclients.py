@@ -134,3 +134,98 @@ def slow_h1_get(srv, path, chunk=16384, delay=0.002, slow_bytes=512 * 1024, paus
         if slow:
             time.sleep(delay)
     return int(lines[0].split()[1]), bytes(body), s
+
+
+SETTINGS_INITIAL_WINDOW_SIZE = 0x4
+MAX_WINDOW = (1 << 31) - 1
+
+
+class H2Streams:
+    """Many GETs on one raw h2c connection, with the client's flow control and reading pace in the
+    test's hands. `window` is the client's SETTINGS_INITIAL_WINDOW_SIZE. After each DATA frame the
+    stream's window is given back what the frame took plus `ramp`, which starts at 1 byte and doubles
+    up to 64 KiB per update, so tiny windows open little by little. The connection window is given
+    back exactly what was consumed, unless `window` is MAX_WINDOW (then it is opened wide once).
+    `slow_bytes`: the first that many body bytes are read 4 KiB at a time with a 1 ms pause."""
+
+    def __init__(self, srv, window=65535, rcvbuf=None, slow_bytes=0):
+        self.sock = connect(srv, rcvbuf)
+        self.window = window
+        self.slow_bytes = slow_bytes
+        self.buf = bytearray()
+        self.received = 0
+
+    def _fill(self, deadline):
+        slow = self.received < self.slow_bytes
+        self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = self.sock.recv(4096 if slow else 1 << 20)
+        if not chunk:
+            raise AssertionError("server closed the connection")
+        self.received += len(chunk)
+        self.buf += chunk
+        if slow:
+            time.sleep(0.001)
+
+    def _frame(self, deadline):
+        while True:
+            if len(self.buf) >= 9:
+                length = int.from_bytes(self.buf[:3], "big")
+                if len(self.buf) >= 9 + length:
+                    ftype, flags = self.buf[3], self.buf[4]
+                    sid = int.from_bytes(self.buf[5:9], "big") & 0x7FFFFFFF
+                    payload = bytes(self.buf[9:9 + length])
+                    del self.buf[:9 + length]
+                    return ftype, flags, sid, payload
+            self._fill(deadline)
+
+    def get_all(self, paths, timeout):
+        """GETs every path at once, one stream each. Returns {path: (status, body)}; raises on a
+        reset, GOAWAY, close, or when not every stream ended within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        settings = SETTINGS_INITIAL_WINDOW_SIZE.to_bytes(2, "big") + self.window.to_bytes(4, "big")
+        out = PREFACE + frame(SETTINGS, 0, 0, settings)
+        if self.window == MAX_WINDOW:
+            out += window_update(0, MAX_WINDOW - 65535)
+        sids = {}
+        for i, path in enumerate(paths):
+            sid = 1 + 2 * i
+            sids[sid] = path
+            out += get_request_frame(path, sid)
+        self.send_all(out)
+        status, body, ramp = {}, {sid: bytearray() for sid in sids}, {sid: 1 for sid in sids}
+        open_streams = set(sids)
+        while open_streams:
+            if time.monotonic() > deadline:
+                left = {sids[s]: len(body[s]) for s in open_streams}
+                raise AssertionError(f"{len(open_streams)} streams not done in {timeout:.1f} s: {left}")
+            ftype, flags, sid, payload = self._frame(deadline)
+            if ftype == SETTINGS and not flags & ACK:
+                self.send_all(frame(SETTINGS, ACK, 0))
+            elif ftype == PING and not flags & ACK:
+                self.send_all(frame(PING, ACK, 0, payload))
+            elif ftype == GOAWAY:
+                raise AssertionError(f"GOAWAY {int.from_bytes(payload[4:8], 'big')}")
+            elif ftype == RST_STREAM:
+                raise AssertionError(f"stream {sid} ({sids.get(sid)}) reset")
+            elif ftype == HEADERS and sid in sids:
+                status[sid] = {0x88: 200, 0x8D: 404}.get(payload[0], payload[0])
+            elif ftype == DATA and sid in sids:
+                body[sid] += payload
+                grant = b""
+                if payload and not flags & END_STREAM and self.window != MAX_WINDOW:
+                    grant = window_update(sid, len(payload) + ramp[sid])
+                    ramp[sid] = min(ramp[sid] * 2, 65536)
+                if payload and self.window != MAX_WINDOW:
+                    grant += window_update(0, len(payload))
+                if grant:
+                    self.send_all(grant)
+            if ftype in (HEADERS, DATA) and sid in open_streams and flags & END_STREAM:
+                open_streams.discard(sid)
+        return {sids[sid]: (status.get(sid), bytes(body[sid])) for sid in sids}
+
+    def send_all(self, data):
+        self.sock.settimeout(20)
+        self.sock.sendall(data)
+
+    def close(self):
+        self.sock.close()

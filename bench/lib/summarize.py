@@ -37,6 +37,7 @@ WL_TITLE = {
     "W6": "W6: latency at fixed request rates",
     "W7": "W7: h1 vs h2c by connection count (hkv)",
     "W8": "W8: hkv --store lockfree vs sharded",
+    "W9": "W9: large values, hkv vs nginx static files (sendfile)",
 }
 
 
@@ -152,6 +153,32 @@ def workload_table(wl, cells):
     return lines
 
 
+def value_bytes(params):
+    """The value size a W9 cell's params name ("256KiB h2c c16 m10" -> 262144)."""
+    m = re.match(r"(\d+)KiB ", params)
+    return int(m.group(1)) * 1024 if m else None
+
+
+def w9_table(cells):
+    """Throughput in GB/s (req/s x value size) and server CPU per MiB sent."""
+    lines = [f"### {WL_TITLE['W9']}", "",
+             "| server | params | GB/s (median) | spread | CPU µs/MiB | p99 µs | hkv/nginx GB/s | hkv/nginx CPU | errors |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for (s, p), c in sorted(cells.items(), key=lambda item: (value_bytes(item[0][1]) or 0, item[0][1], item[0][0])):
+        size = value_bytes(p)
+        gbs = c.rps * size / 1e9 if c.rps and size else None
+        cpu = c.cpu * (1 << 20) / size if c.cpu is not None and size else None
+        h = cells.get(("hkv", p))
+        rr = cr = None
+        if h is not None and s != "hkv":
+            rr, cr = ratio(h.rps, c.rps), ratio(h.cpu, c.cpu)
+        name = "nginx static file (sendfile)" if s == "nginx" else PEER_NOTE.get(s, s)
+        lines.append(f"| {name} | {p} | {fmt(gbs, 2)} | {fmt(c.spread, 0, '%')} | {fmt(cpu, 0)} "
+                     f"| {fmt(c.lat('p99_us'))} | {fmt(rr, 2, '×')} | {fmt(cr, 2, '×')} | {c.errors or ''} |")
+    lines.append("")
+    return lines
+
+
 def get(all_cells, wl, server, params_pred):
     for (s, p), c in all_cells.get(wl, {}).items():
         if s == server and params_pred(p):
@@ -192,6 +219,10 @@ def targets(all_cells, mem):
     h5 = get(all_cells, "W5", "hkv", lambda p: True)
     h3 = get(all_cells, "W3", "hkv", lambda p: p.endswith("c64 m10"))
     add("W5 req/s ≥ 0.9× hkv's own W3 -c 64 -m 10", h5 and h5.rps, h3 and h3.rps, 0.9)
+    for size in ("16KiB", "256KiB", "1024KiB"):
+        pred = (lambda z: lambda p: p.startswith(z + " h2c"))(size)
+        h = get(all_cells, "W9", "hkv", pred)
+        add(f"W9 {size} over h2c GB/s ≥ 1.0× nginx", h and h.rps, (get(all_cells, "W9", "nginx", pred) or Cell("", "")).rps, 1.0)
     mh = mem.get("mem-hkv")
     mm = mem.get("mem-memcached")
     add("Memory: hkv RSS (1M × 100 B) ≤ memcached's", mh and fnum(mh["rss_kib"]),
@@ -312,7 +343,7 @@ def read_env(out_dir):
 
 def summarize(out_dir):
     all_cells = {}
-    for wl in ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"):
+    for wl in ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"):
         rows = load(os.path.join(out_dir, f"{wl}.csv"))
         if rows:
             all_cells[wl] = cells_of(rows)
@@ -357,6 +388,8 @@ def summarize(out_dir):
             if wl == "W8":
                 L.append("In W8 the ratio column is lockfree/sharded.")
                 L.append("")
+    if "W9" in all_cells:
+        L += w9_table(all_cells["W9"])
     if "W7" in all_cells:
         L += w7_section(out_dir, all_cells["W7"])
 

@@ -46,7 +46,7 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   app.add_flag("--pin-threads", c.pin_threads,
                "Pin worker i to the i-th core this process may use (wraps around)");
   app.add_option("--concurrency-limit", limit,
-                 "Requests in flight across the server; more wait (never refused). Max 500")
+                 "Requests being handled at once across the server (a slot is freed once the response is queued, not when the client has read it); more wait (never refused). Max 500")
       ->check(CLI::Validator(
           [](const std::string& v) -> std::string {
             long n = std::strtol(v.c_str(), nullptr, 10);

@@ -155,7 +155,7 @@ std::string MetricsRegistry::prometheus_text() const {
          "Connections closed by a timeout: header, body, idle or send (--header-timeout etc.).");
   for (std::size_t k = 0; k < net::kAwaitingKinds; ++k)
     fmt::format_to(std::back_inserter(out), "hkv_timeouts_total{{kind=\"{}\"}} {}\n", kTimeoutNames[k], t.timeouts[k]);
-  family("hkv_requests_in_flight", "gauge", "Requests holding an admission slot (--concurrency-limit).");
+  family("hkv_requests_in_flight", "gauge", "Requests being handled: holding an admission slot (--concurrency-limit).");
   sample("hkv_requests_in_flight", static_cast<std::uint64_t>(std::max(0, gate_.in_flight())));
   family("hkv_h2_goaways_total", "counter", "HTTP/2 GOAWAY frames sent, for any reason.");
   sample("hkv_h2_goaways_total", t.h2_goaways);

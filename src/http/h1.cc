@@ -365,7 +365,14 @@ std::size_t H1Session::on_data(const char* data, std::size_t size) {
   return used;
 }
 
+// Answers the parsed request, holding the admission slot acquired for it, which is released as
+// soon as the answer is queued (or, for an upgrade, stream 1's answer is submitted): the slot
+// bounds the server's work, never the wait for a peer to read.
 void H1Session::dispatch() {
+  struct SlotRelease {
+    AdmissionGate& gate;
+    ~SlotRelease() { gate.release(1); }
+  } slot{ctx_.admission.gate()};
   if (wants_h2c_ && try_upgrade()) return;
   Request req;
   req.method = to_method(parser_.method);
@@ -378,7 +385,6 @@ void H1Session::dispatch() {
   ctx_.handler.handle(req, resp);
   if (shutting_down_) keep_alive_ = false;
   write_h1_response(conn_.out(), resp, H1ResponseOptions{keep_alive_, http10_});
-  ++held_slots_;
   if (!keep_alive_) closing_ = true;
   reset_request();
 }
@@ -391,10 +397,8 @@ bool H1Session::try_upgrade() {
   up.body = body_;
   up.fields = &fields_;
   up.http2_settings = http2_settings_;
-  up.slots_held = held_slots_ + 1;  // the slot of this request travels to stream 1
   auto h2 = upgrade_to_h2(conn_, ctx_, up);
   if (!h2) return false;
-  held_slots_ = 0;
   upgraded_ = true;
   conn_.set_protocol(std::move(h2));
   return true;
@@ -465,15 +469,7 @@ bool H1Session::on_timeout(net::Awaiting what) {
 
 bool H1Session::idle() const { return !in_message_ && !parked_ && !backpressured_; }
 
-void H1Session::release_slots() {
-  if (held_slots_ > 0) {
-    ctx_.admission.gate().release(held_slots_);
-    held_slots_ = 0;
-  }
-}
-
 void H1Session::on_drained() {
-  release_slots();
   if (backpressured_) {
     backpressured_ = false;
     conn_.resume_reading();
@@ -491,7 +487,6 @@ void H1Session::on_shutdown() {
 }
 
 void H1Session::on_close() {
-  release_slots();
   if (parked_) {
     ctx_.admission.cancel(this);
     parked_ = false;

@@ -39,7 +39,6 @@ class H1Session final : public net::Protocol, public AdmissionWaiter {
   bool try_upgrade();
   void reset_request();
   bool idle() const;
-  void release_slots();
 
   net::Connection& conn_;
   HttpContext& ctx_;
@@ -70,7 +69,6 @@ class H1Session final : public net::Protocol, public AdmissionWaiter {
   bool upgraded_ = false;
   bool closing_ = false;
   bool shutting_down_ = false;
-  int held_slots_ = 0;
   std::uint16_t error_status_ = 0;
   const char* error_message_ = nullptr;
 };

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // HTTP/2 session: nghttp2 callbacks build one Request per stream, the shared handler answers it,
 // and the response body is served from the stream's Response (a stored value is borrowed, not
-// copied, until the stream closes). Streams that find no admission slot wait in arrival order.
+// copied, until the stream closes). A stream holds an admission slot only while its handler runs;
+// streams that find no slot wait in arrival order.
 #include "http/h2.h"
 
 #include <nghttp2/nghttp2.h>
@@ -34,6 +35,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   void on_close() override;
   net::Awaiting awaiting() const override;
   std::uint64_t requests_begun() const override { return streams_opened_; }
+  std::uint64_t progress(std::uint64_t writes) override;
   bool on_timeout(net::Awaiting what) override;
   void admitted() override;
 
@@ -56,6 +58,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   H2Stream* stream(std::int32_t id);
   void request_complete(H2Stream* s);
   void dispatch(H2Stream* s);
+  void answer(H2Stream* s);
   void pump();
   void release(int n);
   H2Stream* open_stream(std::int32_t id);
@@ -83,13 +86,16 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   std::int64_t widest_window_ = 0;
   std::int64_t initial_window_ = NGHTTP2_INITIAL_WINDOW_SIZE;
   std::deque<H2Stream*> parked_;
-  int adopted_slots_ = 0;  // slots of HTTP/1.1 responses still being written at the upgrade
-  int slots_held_ = 0;
   bool waiting_ = false;
   bool peer_closed_ = false;
   int open_streams_ = 0;
   int incomplete_streams_ = 0;  // open streams whose request has not ended
+  int answered_streams_ = 0;    // open streams whose response is submitted: they wait on the peer
   std::uint64_t streams_opened_ = 0;
+  // What the send timeout counts as the peer taking output (see progress()).
+  std::uint64_t data_frames_sent_ = 0;
+  std::uint64_t backlog_writes_ = 0;
+  std::uint64_t writes_seen_ = 0;
   H2Stream* streams_ = nullptr;
   // The stream whose request header block is arriving: HEADERS and its CONTINUATIONs come
   // back to back, so on_header needs no lookup by id.
@@ -158,10 +164,7 @@ void H2Session::close_stream(H2Stream* s) {
       waiting_ = false;
     }
   }
-  if (s->holds_slot) {
-    --slots_held_;
-    release(1);
-  }
+  if (s->answered) --answered_streams_;
   if (s->resp.shared.release) s->resp.shared.release(s->resp.shared.owner);
   if (s->prev != nullptr) s->prev->next = s->next;
   if (s->next != nullptr) s->next->prev = s->prev;
@@ -202,7 +205,6 @@ bool H2Session::init(const UpgradeRequest* up) {
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 16 << 20);
   if (up != nullptr) {
     conn_.out().append("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
-    adopted_slots_ = up->slots_held - 1;
     H2Stream* s = open_stream(1);
     newest_headers_id_ = 1;
     s->complete = true;  // the HTTP/1.1 request it answers has been read whole
@@ -212,9 +214,7 @@ bool H2Session::init(const UpgradeRequest* up) {
     s->path = up->target;
     s->body = up->body;
     if (up->fields != nullptr) s->fields = *up->fields;
-    s->holds_slot = true;
-    ++slots_held_;
-    dispatch(s);
+    answer(s);  // under the slot the HTTP/1.1 session acquired for this request
   }
   pump();
   return true;
@@ -303,6 +303,7 @@ int H2Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::ui
 
 int H2Session::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* self) {
   auto* h = static_cast<H2Session*>(self);
+  if (frame->hd.type == NGHTTP2_DATA) ++h->data_frames_sent_;
   if (frame->hd.type == NGHTTP2_GOAWAY) {
     h->ctx_.counters.h2_goaways.add();
     // The guard's GOAWAYs are written by hand and never pass here: an ENHANCE_YOUR_CALM here is
@@ -389,17 +390,15 @@ void H2Session::request_complete(H2Stream* s) {
     return;
   }
   if (ctx_.admission.acquire_or_wait(this)) {
-    s->holds_slot = true;
-    ++slots_held_;
     dispatch(s);
     return;
   }
   s->parked = true;
   parked_.push_back(s);
   waiting_ = true;
-  // With no slot of its own the connection cannot make progress: stop reading from it. A
-  // connection that holds slots keeps reading, so WINDOW_UPDATEs for its responses get in.
-  if (slots_held_ == 0) conn_.pause_reading();
+  // Push back on the client through TCP. Slots are held only while handlers run, never while
+  // a peer is awaited, so the wait is short and the connection's WINDOW_UPDATEs are read soon.
+  conn_.pause_reading();
 }
 
 void H2Session::admitted() {
@@ -414,8 +413,6 @@ void H2Session::admitted() {
     H2Stream* s = parked_.front();
     parked_.pop_front();
     s->parked = false;
-    s->holds_slot = true;
-    ++slots_held_;
     dispatch(s);
   }
   pump();
@@ -423,7 +420,15 @@ void H2Session::admitted() {
   conn_.flush();
 }
 
+// Answers a stream under an admission slot acquired for it, and gives the slot back once the
+// response is submitted: from then on the stream waits on the peer, which must not hold a
+// server-wide resource (a client with zero windows would otherwise keep every slot).
 void H2Session::dispatch(H2Stream* s) {
+  answer(s);
+  release(1);
+}
+
+void H2Session::answer(H2Stream* s) {
   Request req;
   req.method = s->method;
   req.method_name = s->method_name;
@@ -445,6 +450,8 @@ void H2Session::dispatch(H2Stream* s) {
   provider.source.ptr = s;
   provider.read_callback = h2_read_body;
   nghttp2_submit_response(session_, s->id, nva, n, h2_sends_body(s->resp) ? &provider : nullptr);
+  s->answered = true;
+  ++answered_streams_;
 }
 
 std::size_t H2Session::on_data(const char* data, std::size_t size) {
@@ -492,14 +499,17 @@ void H2Session::pump() {
   if (done) conn_.close_after_flush();
 }
 
-void H2Session::release(int n) {
-  if (n > 0) ctx_.admission.gate().release(n);
-}
+void H2Session::release(int n) { ctx_.admission.gate().release(n); }
 
-void H2Session::on_drained() {
-  release(adopted_slots_);
-  adopted_slots_ = 0;
-  pump();
+void H2Session::on_drained() { pump(); }
+
+// The peer takes output when response DATA is produced (it opened windows and read what came
+// before) or when writes drain a backlog. Writes with nothing else queued do not count: they may be
+// only the PING and SETTINGS ACKs that a client which never opens its windows can keep asking for.
+std::uint64_t H2Session::progress(std::uint64_t writes) {
+  if (writes != writes_seen_ && !conn_.out().empty()) ++backlog_writes_;
+  writes_seen_ = writes;
+  return data_frames_sent_ + backlog_writes_;
 }
 
 void H2Session::on_peer_closed() {
@@ -517,11 +527,10 @@ void H2Session::on_shutdown() {
 
 // Streams still uploading wait on the body; streams waiting for an admission slot, on the server;
 // answered ones, on the peer to read them or to open its flow-control window.
-// Output waiting for the peer comes first, then answered streams (they hold admission slots until
-// the peer takes their data), so that a connection cannot escape the send timeout by having new
-// streams wait for a slot (see H1Session::awaiting).
+// Output waiting for the peer comes first, then answered streams, so that a connection cannot
+// escape the send timeout by having new streams wait for a slot or trickle a body.
 net::Awaiting H2Session::awaiting() const {
-  if (!conn_.out().empty() || slots_held_ > 0) return net::Awaiting::reader;
+  if (!conn_.out().empty() || answered_streams_ > 0) return net::Awaiting::reader;
   if (!parked_.empty()) return net::Awaiting::server;
   if (incomplete_streams_ > 0) return net::Awaiting::body;
   return open_streams_ == 0 ? net::Awaiting::request : net::Awaiting::reader;
@@ -542,8 +551,6 @@ void H2Session::on_close() {
     ctx_.admission.cancel(this);
     waiting_ = false;
   }
-  release(adopted_slots_);
-  adopted_slots_ = 0;
   close_all_streams();
 }
 

@@ -19,7 +19,6 @@ struct UpgradeRequest {
   std::string_view body;
   const RequestFields* fields = nullptr;
   std::string_view http2_settings;  // base64url SETTINGS payload from the HTTP2-Settings header
-  int slots_held = 0;               // admission slots the HTTP/1.1 session hands over
 };
 
 // Session for a connection that opened with the client preface.

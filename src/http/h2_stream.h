@@ -28,8 +28,8 @@ struct H2Stream {
   bool headers_too_large = false;  // past --max-headers or --max-header-bytes: answered 431
   std::uint32_t header_count = 0;
   std::size_t header_bytes = 0;  // counted as SETTINGS_MAX_HEADER_LIST_SIZE does: +32 per field
-  bool holds_slot = false;
-  bool parked = false;
+  bool parked = false;    // waiting for an admission slot
+  bool answered = false;  // the response is submitted; the stream now waits on the peer
   Response resp;
   std::size_t body_offset = 0;
   char status[4] = {};  // the response's field values are formatted into these

@@ -178,9 +178,10 @@ void Connection::check_timeouts(std::int64_t now_ms) {
     reads_seen_ = reads_;
     last_read_ms_ = now_ms;
   }
-  if (writes_ != writes_seen_) {
-    writes_seen_ = writes_;
-    last_write_ms_ = now_ms;
+  const std::uint64_t progress = protocol_ ? protocol_->progress(writes_) : writes_;
+  if (progress != progress_seen_) {
+    progress_seen_ = progress;
+    last_progress_ms_ = now_ms;
   }
   std::int64_t limit = 0, since = awaiting_since_ms_;
   switch (awaiting_) {
@@ -196,7 +197,7 @@ void Connection::check_timeouts(std::int64_t now_ms) {
       break;
     case Awaiting::reader:
       limit = timeouts_->send_ms;
-      since = std::max(since, last_write_ms_);
+      since = std::max(since, last_progress_ms_);
       break;
     case Awaiting::server:
       return;

@@ -56,6 +56,10 @@ class Protocol {
   virtual Awaiting awaiting() const { return Awaiting::server; }
   // Changes whenever a request begins, so that every request is timed afresh.
   virtual std::uint64_t requests_begun() const { return 0; }
+  // Changes whenever the peer takes output, which is what the send timeout waits for. `writes`
+  // counts the connection's writes that moved bytes; a protocol whose writes can include
+  // answers the peer asks for without reading anything (HTTP/2 PING ACKs) counts otherwise.
+  virtual std::uint64_t progress(std::uint64_t writes) { return writes; }
   // A timeout fired. The protocol may say why (HTTP/1.1 408, HTTP/2 GOAWAY) and close after
   // the flush, returning true; on false the connection closes at once.
   virtual bool on_timeout(Awaiting) { return false; }
@@ -136,8 +140,8 @@ class Connection final : public Watcher {
   std::uint64_t requests_begun_ = 0;
   std::int64_t awaiting_since_ms_ = -1;
   std::uint64_t reads_ = 0, reads_seen_ = 0;
-  std::uint64_t writes_ = 0, writes_seen_ = 0;
-  std::int64_t last_read_ms_ = 0, last_write_ms_ = 0;
+  std::uint64_t writes_ = 0, progress_seen_ = 0;
+  std::int64_t last_read_ms_ = 0, last_progress_ms_ = 0;
   std::unique_ptr<char[]> in_;  // allocated on the first read, not zero-filled
   std::size_t in_begin_ = 0;
   std::size_t in_end_ = 0;

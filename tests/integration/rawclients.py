@@ -146,12 +146,13 @@ class H2Streams:
     stream's window is given back what the frame took plus `ramp`, which starts at 1 byte and doubles
     up to 64 KiB per update, so tiny windows open little by little. The connection window is given
     back exactly what was consumed, unless `window` is MAX_WINDOW (then it is opened wide once).
-    `slow_bytes`: the first that many body bytes are read 4 KiB at a time with a 1 ms pause."""
+    `slow_bytes`: the first that many bytes are read 4 KiB at a time with a `pause` after each."""
 
-    def __init__(self, srv, window=65535, rcvbuf=None, slow_bytes=0):
+    def __init__(self, srv, window=65535, rcvbuf=None, slow_bytes=0, pause=0.001):
         self.sock = connect(srv, rcvbuf)
         self.window = window
         self.slow_bytes = slow_bytes
+        self.pause = pause
         self.buf = bytearray()
         self.received = 0
 
@@ -164,7 +165,7 @@ class H2Streams:
         self.received += len(chunk)
         self.buf += chunk
         if slow:
-            time.sleep(0.001)
+            time.sleep(self.pause)
 
     def _frame(self, deadline):
         while True:

@@ -5,6 +5,7 @@ import http.client
 import os
 import re
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,29 @@ import unittest
 BINARY = os.environ.get("HKV_BINARY") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "hkv")
 LISTEN_RE = re.compile(rb"listening on (\S+):(\d+) ")
+# What ASan, LeakSanitizer, UBSan and TSan print when they find something.
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error: ")
+
+
+def assert_clean_exit(code, log, expected_code=0):
+    """Fails unless hkv exited with `expected_code` and no sanitizer reported anything."""
+    report = SANITIZER_RE.search(log)
+    if report:
+        raise AssertionError("sanitizer report in hkv's output:\n" + log[max(0, report.start() - 200):][:6000])
+    if code != expected_code:
+        raise AssertionError(f"hkv exited with {code}, expected {expected_code}:\n{log[-6000:]}")
+
+
+def require_tools(*tools):
+    """Skips the calling test when a client it drives is not installed. Under the test command
+    (CI=true), which installs every tool first, a missing tool is a failure instead."""
+    missing = [t for t in tools if shutil.which(t) is None]
+    if not missing:
+        return
+    message = f"{', '.join(missing)} not installed (scripts/quickstart deps installs it)"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        raise AssertionError(message)
+    raise unittest.SkipTest(message)
 
 
 class HkvServer:
@@ -24,6 +48,7 @@ class HkvServer:
         self.proc = subprocess.Popen([BINARY, *self.args], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
         self.log = b""
+        self.stopped_by_test = False
         self.host = "127.0.0.1" if ":" not in bind else "::1"
         if bind == "::":
             self.host = "127.0.0.1"
@@ -64,7 +89,9 @@ class HkvServer:
         return self.proc.poll() is None
 
     def stop(self, sig=signal.SIGTERM, timeout=15.0):
-        """Signals the server and waits; returns (exit code, full log as text)."""
+        """Signals the server and waits; returns (exit code, full log as text). The caller then
+        owns the verdict on the exit code (see __exit__); sanitizer reports are still checked."""
+        self.stopped_by_test = True
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
@@ -80,9 +107,15 @@ class HkvServer:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.stop()
+    def __exit__(self, exc_type, *exc):
+        """Stops the server if the test did not, and fails unless it exits 0 without a sanitizer
+        report (a leak or race found at shutdown fails the test that ran the server)."""
+        stopped_by_test = self.stopped_by_test
+        code, log = self.stop()
+        if exc_type is not None:
+            return  # the test's own failure says more
+        if SANITIZER_RE.search(log) or not stopped_by_test:
+            assert_clean_exit(code, log)
 
 
 class ServerTestCase(unittest.TestCase):
@@ -96,8 +129,7 @@ class ServerTestCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         code, log = cls.srv.stop()
-        if code != 0:
-            raise AssertionError(f"hkv exited with {code}:\n{log}")
+        assert_clean_exit(code, log)
 
     def request(self, method, path, body=None, headers=None, conn=None):
         """One HTTP/1.1 request (fresh connection unless `conn`). Returns (status, headers, body)."""

@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from hkv_server import ServerTestCase
+from hkv_server import ServerTestCase, require_tools
 from pipelined import pipeline, request_bytes
 
 OCTET = "application/octet-stream"
@@ -36,8 +36,7 @@ class CacheCase(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if shutil.which("curl") is None:
-            raise unittest.SkipTest("curl is required")
+        require_tools("curl")
         cls.tmp = tempfile.mkdtemp(prefix="hkv-cache-")
         super().setUpClass()
 

@@ -2,12 +2,11 @@
 # HTTP/1.1 interface table: routes, statuses, headers, keys and values, via http.client and curl.
 import http.client
 import os
-import shutil
 import subprocess
 import tempfile
 import unittest
 
-from hkv_server import ServerTestCase
+from hkv_server import ServerTestCase, require_tools
 
 OCTET = "application/octet-stream"
 
@@ -187,8 +186,10 @@ class InterfaceTest(ServerCase):
         conn.close()
 
 
-@unittest.skipUnless(shutil.which("curl"), "curl not installed")
 class CurlTest(ServerCase):
+    def setUp(self):
+        require_tools("curl")
+
     """Round trips with curl --http1.1 (default --max-value-size: 1 MiB)."""
 
     def setUp(self):

@@ -4,14 +4,13 @@ import collections
 import http.client
 import os
 import random
-import shutil
 import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
-from hkv_server import ServerTestCase
+from hkv_server import ServerTestCase, require_tools
 
 HELLO = b"Hello, World!"
 Resp = collections.namedtuple("Resp", "version status headers body")
@@ -339,8 +338,8 @@ class ExpectContinueTest(WireCase):
         self.assertError(reader.response(interim=True), 413)
         self.assertTrue(reader.closed())
 
-    @unittest.skipUnless(shutil.which("curl"), "curl not installed")
     def test_curl_500k_binary_round_trip(self):
+        require_tools("curl")
         value = os.urandom(500 * 1024)
         with tempfile.TemporaryDirectory() as tmp:
             src, dst = os.path.join(tmp, "in"), os.path.join(tmp, "out")

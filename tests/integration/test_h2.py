@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import unittest
 
-from hkv_server import ServerTestCase
+from hkv_server import ServerTestCase, require_tools
 
 MIB = 1 << 20
 CURL_FMT = "%{http_code} %{http_version} %{num_connects}\n"
@@ -42,8 +42,7 @@ class Reply:
 class H2TestBase(ServerTestCase):
     @classmethod
     def setUpClass(cls):
-        if shutil.which("curl") is None or shutil.which("nghttp") is None:
-            raise unittest.SkipTest("curl and nghttp are required")
+        require_tools("curl", "nghttp")
         cls.tmp = tempfile.mkdtemp(prefix="hkv-h2-")
         super().setUpClass()
 

@@ -6,7 +6,7 @@ import socket
 import time
 import unittest
 
-from hkv_server import HkvServer, metric, rss_kib
+from hkv_server import HkvServer, assert_clean_exit, metric, rss_kib
 from rawclients import (ACK, DATA, END_STREAM, GOAWAY, HEADERS, PING, PREFACE, RST_STREAM, SETTINGS, RawH2,
                         frame, get_request_frame)
 
@@ -78,9 +78,7 @@ class FloodTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code, log = cls.srv.stop()
-        if code != 0:
-            raise AssertionError(f"hkv exited with {code}:\n{log}")
+        assert_clean_exit(*cls.srv.stop())
 
     def assert_still_serving(self):
         h2 = RawH2(self.srv)

@@ -3,13 +3,12 @@
 import http.client
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
 
-from hkv_server import ServerTestCase
+from hkv_server import ServerTestCase, require_tools
 
 REQUESTS_RE = re.compile(r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
                          r"(\d+) failed, (\d+) errored", re.M)
@@ -35,8 +34,7 @@ class H2loadSmokeBase(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if shutil.which("h2load") is None:
-            raise unittest.SkipTest("h2load (nghttp2-client) is required")
+        require_tools("h2load")
         super().setUpClass()
         conn = http.client.HTTPConnection(cls.srv.host, cls.srv.port, timeout=10)
         conn.request("POST", "/store/key", body=cls.value)

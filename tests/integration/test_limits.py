@@ -7,7 +7,7 @@ import socket
 import time
 import unittest
 
-from hkv_server import HkvServer, metric, rss_kib
+from hkv_server import HkvServer, assert_clean_exit, metric, rss_kib
 from rawclients import GOAWAY, PREFACE, SETTINGS, RawH2, frame, get_request_frame
 
 
@@ -144,9 +144,7 @@ class TimeoutsTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code, log = cls.srv.stop()
-        if code != 0:
-            raise AssertionError(f"hkv exited with {code}:\n{log}")
+        assert_clean_exit(*cls.srv.stop())
 
     def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(self):
         before = metric(self.srv, 'hkv_timeouts_total{kind="header"}')

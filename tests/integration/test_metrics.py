@@ -5,7 +5,6 @@
 # reports the same numbers as JSON.
 import http.client
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ except ImportError:
     sys.path.append("/usr/lib/python3/dist-packages")
     from prometheus_client.parser import text_string_to_metric_families
 
-from hkv_server import ServerTestCase
+from hkv_server import ServerTestCase, require_tools
 from pipelined import pipeline, request_bytes
 
 PROM_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -73,8 +72,7 @@ class MetricsTest(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if shutil.which("curl") is None:
-            raise unittest.SkipTest("curl is required")
+        require_tools("curl")
         super().setUpClass()
 
 

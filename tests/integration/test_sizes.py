@@ -5,13 +5,12 @@
 # bound that grows with the bytes asked for (an h2c connection once hung for good past 2 MiB).
 import random
 import re
-import shutil
 import socket
 import subprocess
 import time
 import unittest
 
-from hkv_server import HkvServer, ServerTestCase
+from hkv_server import HkvServer, ServerTestCase, require_tools
 from rawclients import MAX_WINDOW, H2Streams
 
 KIB, MIB = 1 << 10, 1 << 20
@@ -35,9 +34,7 @@ class SizesMatrix(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        for tool in ("h2load", "nghttp"):
-            if shutil.which(tool) is None:
-                raise AssertionError(f"{tool} is required (Debian package nghttp2-client)")
+        require_tools("h2load", "nghttp")
         cls.srv = HkvServer(*cls.SERVER_ARGS, threads=1)
         rng = random.Random(18)
         cls.values = {size: rng.randbytes(size) for size in SIZES}

@@ -10,7 +10,7 @@ import statistics
 import time
 import unittest
 
-from hkv_server import HkvServer, metric, rss_kib
+from hkv_server import HkvServer, assert_clean_exit, metric, rss_kib
 from rawclients import (MAX_WINDOW, PING, PREFACE, SETTINGS, SETTINGS_INITIAL_WINDOW_SIZE, H2Streams, frame,
                         get_request_frame)
 
@@ -63,9 +63,7 @@ class StalledClients(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code, log = cls.srv.stop()
-        if code != 0:
-            raise AssertionError(f"hkv exited with {code}:\n{log}")
+        assert_clean_exit(*cls.srv.stop())
 
     @classmethod
     def put(cls, key, value):

@@ -25,7 +25,7 @@ constexpr std::string_view kOctetStream = "application/octet-stream";
 void key_error(http::Response& resp, KeyError e) {
   switch (e) {
     case KeyError::empty: resp.set_error(400, "empty key\n"); break;
-    case KeyError::bad_encoding: resp.set_error(400, "invalid percent-encoding in key\n"); break;
+    case KeyError::bad_encoding: resp.set_malformed("invalid percent-encoding in key\n"); break;
     case KeyError::too_long: resp.set_error(414, "key longer than 250 bytes\n"); break;
     case KeyError::none: break;
   }
@@ -45,7 +45,7 @@ bool read_if_match(const http::Request& req, EntityTagList& tags, Precondition& 
   if (!v) return true;
   std::optional<EntityTagList> parsed = parse_entity_tags(*v);
   if (!parsed) {
-    resp.set_error(400, "malformed If-Match: expected * or a list of quoted entity tags\n");
+    resp.set_malformed("malformed If-Match: expected * or a list of quoted entity tags\n");
     return false;
   }
   tags = *parsed;
@@ -64,7 +64,7 @@ bool read_if_match(const http::Request& req, EntityTagList& tags, Precondition& 
                                            http::Response& resp) {
   std::optional<EntityTagList> tags = parse_entity_tags(header);
   if (!tags) {
-    resp.set_error(400, "malformed If-None-Match: expected * or a list of quoted entity tags\n");
+    resp.set_malformed("malformed If-None-Match: expected * or a list of quoted entity tags\n");
     return false;
   }
   matches = tags->matches_weak(etag);

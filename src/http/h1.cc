@@ -195,6 +195,15 @@ struct H1Callbacks {
     s->body_.append(at, len);
     return 0;
   }
+  // A chunk that cannot fit is refused as it is announced, as an over-limit Content-Length is,
+  // rather than after the client has sent the limit's worth (or never, for 2^64 - 1).
+  static int on_chunk_header(llhttp_t* p) {
+    H1Session* s = session_of(p);
+    if (p->content_length > s->ctx_.limits.max_value_size - s->body_.size()) {
+      return s->fail(413, "request body larger than --max-value-size");
+    }
+    return 0;
+  }
   static int on_message_complete(llhttp_t* p) {
     session_of(p)->in_message_ = false;
     session_of(p)->in_body_ = false;
@@ -214,6 +223,7 @@ struct H1Callbacks {
       v.on_chunk_extension_name = on_chunk_extension;
       v.on_chunk_extension_value = on_chunk_extension;
       v.on_body = on_body;
+      v.on_chunk_header = on_chunk_header;
       v.on_message_complete = on_message_complete;
       return v;
     }();
@@ -383,7 +393,7 @@ void H1Session::dispatch() {
   req.version = HttpVersion::h1;
   Response resp;
   ctx_.handler.handle(req, resp);
-  if (shutting_down_) keep_alive_ = false;
+  if (shutting_down_ || resp.malformed) keep_alive_ = false;
   write_h1_response(conn_.out(), resp, H1ResponseOptions{keep_alive_, http10_});
   if (!keep_alive_) closing_ = true;
   reset_request();

@@ -40,6 +40,9 @@ struct Response {
   std::string_view text;       // static body (messages, greetings)
   SharedBody shared{};         // or a borrowed body (stored values); owner released by the writer
   bool omit_body = false;      // HEAD: headers describe the body that is not sent
+  // The request's syntax is broken (a target outside the URI grammar, a malformed field): HTTP/1.1
+  // cannot trust where the next request starts, so it answers and closes (RFC 9112 2.2).
+  bool malformed = false;
 
   // Validator and freshness of a stored value, sent as ETag, Cache-Control: max-age and Age.
   bool has_etag = false;
@@ -55,6 +58,10 @@ struct Response {
     status = code;
     content_type = "text/plain; charset=utf-8";
     text = message;
+  }
+  void set_malformed(std::string_view message) {
+    set_error(400, message);
+    malformed = true;
   }
 };
 

@@ -65,17 +65,29 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   app.add_option("--body-timeout", body_timeout,
-                 "Seconds a request body may go without a byte arriving; then 408 and close. 0 = none")
+                 "Seconds a request body may go without a byte arriving; then 408 and close. Also the "
+                 "start of the body's deadline (see --min-body-rate). 0 = none")
       ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--min-body-rate", c.timeouts.min_body_rate,
+                 "Bytes per second a request body must average: its deadline is --body-timeout plus the "
+                 "bytes received divided by this rate, so a body trickled slower gets 408 and close "
+                 "(HTTP/2: GOAWAY). 0 = no minimum")
       ->capture_default_str();
   app.add_option("--idle-timeout", idle_timeout,
                  "Seconds a keep-alive connection may sit idle between requests before it is closed. 0 = none")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   app.add_option("--send-timeout", send_timeout,
-                 "Seconds a response may wait for a client that does not read it; then the connection "
-                 "is closed. 0 = none")
+                 "Seconds a response may wait for a client that does not read it (HTTP/2: or does not "
+                 "open its window); then the connection is closed. Also the start of the response's "
+                 "deadline (see --min-send-rate). 0 = none")
       ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--min-send-rate", c.timeouts.min_send_rate,
+                 "Bytes per second a client must take a response at, on average: its deadline is "
+                 "--send-timeout plus the bytes sent divided by this rate (a window opened a byte at a "
+                 "time is cut). 0 = no minimum")
       ->capture_default_str();
   app.add_option("--max-streams", c.http.max_streams,
                  "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection")
@@ -171,7 +183,10 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   }
   c.http.h2c_upgrade = !no_h2c_upgrade;
   auto ms = [](double s) { return static_cast<std::int64_t>(s * 1000); };
-  c.timeouts = net::ConnectionTimeouts{ms(header_timeout), ms(body_timeout), ms(idle_timeout), ms(send_timeout)};
+  c.timeouts.header_ms = ms(header_timeout);
+  c.timeouts.body_ms = ms(body_timeout);
+  c.timeouts.idle_ms = ms(idle_timeout);
+  c.timeouts.send_ms = ms(send_timeout);
   c.store = store == "sharded" ? StoreKind::sharded : StoreKind::lockfree;
   if (limit > 500) {
     c.warnings.push_back("--concurrency-limit " + std::to_string(limit) + " capped to 500");

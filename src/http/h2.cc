@@ -100,6 +100,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   // The stream whose request header block is arriving: HEADERS and its CONTINUATIONs come
   // back to back, so on_header needs no lookup by id.
   H2Stream* receiving_ = nullptr;
+  bool in_header_block_ = false;  // a HEADERS frame came without END_HEADERS, CONTINUATION is due
 };
 
 const nghttp2_session_callbacks* callbacks() {
@@ -227,6 +228,7 @@ H2Stream* H2Session::stream(std::int32_t id) {
 int H2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self) {
   auto* h = static_cast<H2Session*>(self);
   h->receiving_ = nullptr;  // trailers are not read
+  h->in_header_block_ = frame->hd.type == NGHTTP2_HEADERS;
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   h->receiving_ = h->open_stream(frame->hd.stream_id);
   return 0;
@@ -275,6 +277,7 @@ int H2Session::on_data_chunk(nghttp2_session* session, std::uint8_t, std::int32_
 
 int H2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* self) {
   auto* h = static_cast<H2Session*>(self);
+  if (frame->hd.type == NGHTTP2_HEADERS) h->in_header_block_ = false;  // its END_HEADERS has come
   if (frame->hd.type == NGHTTP2_RST_STREAM) {
     if (int rv = h->count_reset()) return rv;
   }
@@ -531,6 +534,7 @@ void H2Session::on_shutdown() {
 // escape the send timeout by having new streams wait for a slot or trickle a body.
 net::Awaiting H2Session::awaiting() const {
   if (!conn_.out().empty() || answered_streams_ > 0) return net::Awaiting::reader;
+  if (in_header_block_) return net::Awaiting::head;  // as an HTTP/1.1 head: --header-timeout
   if (!parked_.empty()) return net::Awaiting::server;
   if (incomplete_streams_ > 0) return net::Awaiting::body;
   return open_streams_ == 0 ? net::Awaiting::request : net::Awaiting::reader;

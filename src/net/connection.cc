@@ -91,6 +91,7 @@ void Connection::handle_readable() {
   }
   in_end_ += static_cast<std::size_t>(n);
   ++reads_;
+  bytes_read_ += static_cast<std::uint64_t>(n);
   offer_input();
   flush();
 }
@@ -122,6 +123,7 @@ void Connection::flush() {
       return;
     }
     if (out_.pending() != queued) ++writes_;
+    bytes_written_ += queued - out_.pending();
     if (status == OutputQueue::WriteStatus::blocked) {
       more = true;
       break;
@@ -173,6 +175,8 @@ void Connection::check_timeouts(std::int64_t now_ms) {
     awaiting_ = now_awaiting;
     requests_begun_ = begun;
     awaiting_since_ms_ = now_ms;
+    read_at_since_ = bytes_read_;
+    written_at_since_ = bytes_written_;
   }
   if (reads_ != reads_seen_) {
     reads_seen_ = reads_;
@@ -202,9 +206,26 @@ void Connection::check_timeouts(std::int64_t now_ms) {
     case Awaiting::server:
       return;
   }
-  if (limit <= 0 || now_ms - since < limit) return;
+  if (limit <= 0) return;
+  if (now_ms - since < limit && !too_slow(now_ms, limit)) return;
   if (fired_ != nullptr) (*fired_)[static_cast<std::size_t>(awaiting_)].add();
   if (close_when_flushed_ || !protocol_ || !protocol_->on_timeout(awaiting_)) close_now();
+}
+
+// Whether a body (or a response) has moved slower on average than its minimum rate since it
+// began: its deadline is the timeout plus the bytes moved divided by the rate.
+bool Connection::too_slow(std::int64_t now_ms, std::int64_t timeout_ms) const {
+  std::uint64_t rate = 0, moved = 0;
+  if (awaiting_ == Awaiting::body) {
+    rate = timeouts_->min_body_rate;
+    moved = bytes_read_ - read_at_since_;
+  } else if (awaiting_ == Awaiting::reader) {
+    rate = timeouts_->min_send_rate;
+    moved = bytes_written_ - written_at_since_;
+  }
+  if (rate == 0) return false;
+  const auto allowed_ms = static_cast<std::int64_t>(std::min<std::uint64_t>(moved * 1000 / rate, INT64_MAX / 2));
+  return now_ms - awaiting_since_ms_ >= timeout_ms + allowed_ms;
 }
 
 void Connection::pause_reading() {

@@ -28,11 +28,15 @@ enum class Awaiting : std::uint8_t {
 inline constexpr std::size_t kAwaitingKinds = 4;  // the ones with a timeout
 
 // Timeouts in milliseconds (0 = none), and the counters of the ones that fired, by Awaiting.
+// A body or a response must also move at a minimum average rate (bytes/s, 0 = none): its
+// deadline is its timeout plus the bytes moved so far divided by the rate (mod_reqtimeout's MinRate).
 struct ConnectionTimeouts {
   std::int64_t header_ms = 10'000;
   std::int64_t body_ms = 30'000;
   std::int64_t idle_ms = 60'000;
   std::int64_t send_ms = 60'000;
+  std::uint64_t min_body_rate = 500;
+  std::uint64_t min_send_rate = 500;
 };
 using TimeoutCounters = std::array<Counter, kAwaitingKinds>;
 
@@ -120,6 +124,7 @@ class Connection final : public Watcher {
   void update_events();
   void start_linger();
   void check_timeouts(std::int64_t now_ms);
+  bool too_slow(std::int64_t now_ms, std::int64_t timeout_ms) const;
 
   EventLoop& loop_;
   ConnectionOwner& owner_;
@@ -141,6 +146,8 @@ class Connection final : public Watcher {
   std::int64_t awaiting_since_ms_ = -1;
   std::uint64_t reads_ = 0, reads_seen_ = 0;
   std::uint64_t writes_ = 0, progress_seen_ = 0;
+  std::uint64_t bytes_read_ = 0, bytes_written_ = 0;
+  std::uint64_t read_at_since_ = 0, written_at_since_ = 0;  // the counts when awaiting_ began
   std::int64_t last_read_ms_ = 0, last_progress_ms_ = 0;
   std::unique_ptr<char[]> in_;  // allocated on the first read, not zero-filled
   std::size_t in_begin_ = 0;

@@ -109,7 +109,7 @@ class ConcurrencyLimitTest(unittest.TestCase):
             self.assertEqual(h1(srv, "GET", "/"), (200, b"Hello, World!"))
             code, log = srv.stop()
             self.assertEqual(code, 0, log)
-        self.assertLess(time.monotonic() - started, 60)
+        self.assertLess(time.monotonic() - started, 240, "a hang, not a slow machine: the clients take seconds")
 
     def test_dead_connection_releases_its_slot(self):
         big = os.urandom(4 * MIB)

@@ -194,7 +194,7 @@ class PipeliningTest(WireCase):
 
     def test_head_answers_have_no_body(self):
         self.exchange(http_request("POST", "/store/headed", b"12345"))
-        for path in ("/", "/get/headed", "/get/head-missing", "/get/%zz", "/get/", "/nope",
+        for path in ("/", "/get/headed", "/get/head-missing", "/get/", "/nope",
                      "/store/headed"):
             with self.subTest(path=path):
                 sock, reader = self.open()
@@ -220,10 +220,18 @@ class KeepAliveTest(WireCase):
         self.assertFalse(reader.closed(timeout=0.3), "hkv closed an idle keep-alive connection")
 
     def test_errors_from_handler_keep_connection(self):
+        # Errors about well-formed requests (an empty key is a 400) keep the connection.
         sock, reader = self.open()
-        sock.sendall(http_request("GET", "/nope") + http_request("GET", "/get/%zz")
+        sock.sendall(http_request("GET", "/nope") + http_request("GET", "/get/")
                      + http_request("DELETE", "/get/x") + http_request("GET", "/"))
         self.assertEqual([reader.response().status for _ in range(4)], [404, 400, 405, 200])
+
+    def test_target_outside_the_uri_grammar_closes_after_400(self):
+        sock, reader = self.open()
+        sock.sendall(http_request("GET", "/get/%zz") + http_request("GET", "/"))
+        resp = reader.response()
+        self.assertEqual((resp.status, resp.headers.get("connection")), (400, "close"))
+        self.assertTrue(reader.closed(timeout=3), "connection kept after a malformed target")
 
     def test_connection_close_honoured(self):
         sock, reader = self.open()
@@ -371,7 +379,7 @@ class LimitsTest(WireCase):
         sock.settimeout(3)
         self.assertError(reader.response(), 413)
         self.assertTrue(reader.closed(timeout=3), "connection not closed after 413")
-        self.assertLess(time.monotonic() - start, 2.0, "413 was not prompt")
+        self.assertLess(time.monotonic() - start, 10.0, "413 waited for the body (the body timeout is 30 s)")
         self.assertServerAnswers()
 
     def test_value_at_limit_and_one_over(self):

@@ -220,7 +220,7 @@ class DefaultLimitsTest(FloodTest):
         self.assertLess(grown_mib, 32, f"RSS grew by {grown_mib:.0f} MiB")
         t0 = time.monotonic()
         self.assert_still_serving()
-        self.assertLess(time.monotonic() - t0, 1.0)
+        self.assertLess(time.monotonic() - t0, 5.0, "others must not wait on the dribbling connection")
         h2.close()
 
     def test_too_many_header_fields_get_431(self):

@@ -105,9 +105,10 @@ class StalledClients(unittest.TestCase):
         rss_before = rss_kib(self.srv.proc.pid)
         send_timeouts = metric(self.srv, 'hkv_timeouts_total{kind="send"}')
         open_before = metric(self.srv, "hkv_connections_open")
+        open_before_attack = metric(self.srv, "hkv_connections_open")
         attackers = [connect() for _ in range(count)]
         try:
-            time.sleep(0.5)  # let the server take every request in
+            wait_for_metric(self.srv, "hkv_connections_open", open_before_attack + count, 10)
             self.assertLess(self.normal_client_p99(), P99_LIMIT_S)
             grown = rss_kib(self.srv.proc.pid) - rss_before
             print(f"{count} attackers: RSS grew {grown} KiB (budget {rss_budget_kib} KiB)")

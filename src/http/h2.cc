@@ -59,6 +59,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   void request_complete(H2Stream* s);
   void dispatch(H2Stream* s);
   void answer(H2Stream* s);
+  void release_upgrade_data();
   void pump();
   void release(int n);
   H2Stream* open_stream(std::int32_t id);
@@ -215,7 +216,10 @@ bool H2Session::init(const UpgradeRequest* up) {
     s->path = up->target;
     s->body = up->body;
     if (up->fields != nullptr) s->fields = *up->fields;
-    answer(s);  // under the slot the HTTP/1.1 session acquired for this request
+    answer(s);
+    // A body that fits in one DATA frame goes out at once, as before: the 101, the preface, the
+    // HEADERS and it stay far below what any client keeps. A larger one waits (see hold_data).
+    s->hold_data = s->resp.body_size() > kUpgradeBodySentAtOnce;  // under the slot the HTTP/1.1 session acquired for this request
   }
   pump();
   return true;
@@ -283,6 +287,7 @@ int H2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void*
   }
   if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK) && h->streams_ != nullptr) {
     if (int rv = h->check_window_settings(frame->settings)) return rv;
+    h->release_upgrade_data();
   }
   // An empty DATA frame that does not end the stream does nothing but cost work (CVE-2019-9518).
   if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
@@ -505,6 +510,14 @@ void H2Session::pump() {
 void H2Session::release(int n) { ctx_.admission.gate().release(n); }
 
 void H2Session::on_drained() { pump(); }
+
+// The client's SETTINGS have come after an upgrade: stream 1 may now send its DATA.
+void H2Session::release_upgrade_data() {
+  H2Stream* s = stream(1);
+  if (s == nullptr || !s->hold_data) return;
+  s->hold_data = false;
+  nghttp2_session_resume_data(session_, 1);
+}
 
 // The peer takes output when response DATA is produced (it opened windows and read what came
 // before) or when writes drain a backlog. Writes with nothing else queued do not count: they may be

@@ -69,6 +69,7 @@ bool h2_sends_body(const Response& r) { return !r.bodiless_status() && !r.omit_b
 ssize_t h2_read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* data_flags,
                      nghttp2_data_source* source, void*) {
   auto* s = static_cast<H2Stream*>(source->ptr);
+  if (s->hold_data) return NGHTTP2_ERR_DEFERRED;  // resumed by the session (see H2Stream::hold_data)
   const char* body = s->resp.shared.owner ? s->resp.shared.data : s->resp.text.data();
   std::size_t left = s->resp.body_size() - s->body_offset;
   std::size_t n = std::min(left, length);

@@ -30,6 +30,9 @@ struct H2Stream {
   std::size_t header_bytes = 0;  // counted as SETTINGS_MAX_HEADER_LIST_SIZE does: +32 per field
   bool parked = false;    // waiting for an admission slot
   bool answered = false;  // the response is submitted; the stream now waits on the peer
+  // Stream 1 of an upgrade: its DATA waits until the client's preface and SETTINGS are read, so
+  // that a client which keeps little of what follows the 101 (curl 7.88: 32 KiB) is not flooded.
+  bool hold_data = false;
   Response resp;
   std::size_t body_offset = 0;
   char status[4] = {};  // the response's field values are formatted into these
@@ -38,6 +41,10 @@ struct H2Stream {
   char max_age[24] = {};
   char age[24] = {};
 };
+
+// An upgraded stream 1 whose body is larger than this holds its DATA (H2Stream::hold_data): one
+// default-size DATA frame.
+inline constexpr std::size_t kUpgradeBodySentAtOnce = 16384;
 
 // At most this many response header fields (:status, content-type, content-length, allow,
 // www-authenticate, etag, cache-control, age).

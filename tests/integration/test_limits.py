@@ -127,7 +127,8 @@ class NonReadingClientsTest(unittest.TestCase):
             time.sleep(1.5)
             grown_mib = (rss_kib(srv.proc.pid) - rss_before) / 1024
             print(f"RSS grew by {grown_mib:.1f} MiB with 20 non-reading pipelining clients")
-            self.assertLess(grown_mib, 64, f"RSS grew by {grown_mib:.0f} MiB")
+            if "ASAN_OPTIONS" not in os.environ:  # ASan's quarantine keeps up to 256 MiB of freed memory
+                self.assertLess(grown_mib, 64, f"RSS grew by {grown_mib:.0f} MiB")
             self.assertEqual(get(srv, "/"), "HTTP/1.1 200 OK")
             deadline = time.monotonic() + 10
             while metric(srv, 'hkv_timeouts_total{kind="send"}') < 20 and time.monotonic() < deadline:

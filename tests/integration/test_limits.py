@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Connection limits and timeouts against a real server: --max-connections across workers, running
 # out of file descriptors, and the header, idle and send timeouts closing what they should.
+import json
 import os
 import resource
 import socket
@@ -43,6 +44,28 @@ def read_until_closed(sock, timeout):
     return data
 
 
+def wait_until(condition, timeout=10.0):
+    """Polls `condition` until it holds; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in %.0f s" % timeout)
+        time.sleep(0.05)
+
+
+def json_stats(sock):
+    """/stats over an open keep-alive connection (a new one may be over --max-connections)."""
+    sock.sendall(b"GET /stats HTTP/1.1\r\nHost: hkv\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return json.loads(body)
+
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -54,9 +77,10 @@ class MaxConnectionsTest(unittest.TestCase):
         # Two workers, one limit: the cap is server-wide, not per worker.
         with HkvServer("--max-connections", "20", threads=2) as srv:
             before = metric(srv, "hkv_connections_refused_total")
-            time.sleep(0.3)  # the server has seen that connection close
+            # The scrape's own connection is the only one open, so the 20 below are all counted
+            wait_until(lambda: metric(srv, "hkv_connections_open") == 1)
             held = [socket.create_connection((srv.host, srv.port), timeout=10) for _ in range(20)]
-            time.sleep(0.3)  # every accept has happened
+            wait_until(lambda: json_stats(held[0])["connections_open"] == 20)  # every accept has happened
             extra = socket.create_connection((srv.host, srv.port), timeout=10)
             reply = read_until_closed(extra, 5)
             extra.close()
@@ -65,8 +89,7 @@ class MaxConnectionsTest(unittest.TestCase):
             statuses = {get(srv, "/", sock=s) for s in held}
             self.assertEqual(statuses, {"HTTP/1.1 200 OK"})
             held.pop().close()
-            time.sleep(0.2)
-            self.assertEqual(metric(srv, "hkv_connections_refused_total"), before + 1)
+            self.assertEqual(json_stats(held[0])["connections_refused"], before + 1)
             for s in held:
                 s.close()
 

@@ -7,8 +7,11 @@
 
 #include <sched.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -28,6 +31,26 @@ std::vector<int> allowed_cpus() {
 }
 
 int available_cores() { return std::max(1, static_cast<int>(allowed_cpus().size())); }
+
+bool valid_node_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_' || ch == ':';
+  });
+}
+
+namespace {
+
+// The hostname up to its first dot, or "hkv" when it is not a valid node name.
+std::string default_node_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) return "hkv";
+  std::string name(host);
+  name = name.substr(0, name.find('.'));
+  return valid_node_name(name) ? name : "hkv";
+}
+
+}  // namespace
 
 std::variant<Config, int> parse_config(int argc, char** argv) {
   Config c;
@@ -172,6 +195,12 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
                  "File whose first line is a bearer token: writes, deletes, /metrics and /stats then need "
                  "'Authorization: Bearer <token>' (401 otherwise)");
   app.add_flag("--auth-reads", c.auth_reads, "With --auth-token-file: GET/HEAD /get/{key} need the token too");
+  CLI::Option* node_name = app.add_option("--node-name", c.node_name,
+                 "This node's name in a cluster, shown in /stats and in the hkv_build_info metric's node label "
+                 "(default: the hostname). 1 to 64 letters, digits, '.', '-', '_' or ':'");
+  app.add_flag("--node-header", c.node_header,
+               "Answers from the application carry 'X-Hkv-Node: <node name>', so a client behind a load "
+               "balancer sees which node served it");
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
@@ -196,6 +225,11 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   if (c.threads == 0) c.threads = available_cores();
   if (c.snapshot_path.empty() && (c.snapshot_interval_s > 0 || c.ignore_bad_snapshot)) {
     std::cerr << "--snapshot-interval and --ignore-bad-snapshot need --snapshot FILE\n";
+    return 2;
+  }
+  if (node_name->count() == 0) c.node_name = default_node_name();
+  if (!valid_node_name(c.node_name)) {
+    std::cerr << "--node-name: '" << c.node_name << "' is not 1 to 64 letters, digits, '.', '-', '_' or ':'\n";
     return 2;
   }
   if (c.auth_reads && token_file.empty()) {

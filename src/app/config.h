@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <variant>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/context.h"
@@ -32,6 +33,8 @@ struct Config {
   std::string auth_token;   // from --auth-token-file; empty = no access control
   bool auth_reads = false;  // the token is needed for reads too
   int max_connections = 10'000;  // server-wide; beyond it new connections get 503 and are closed
+  std::string node_name;     // this node's name in a cluster: /stats, hkv_build_info; default hostname
+  bool node_header = false;  // answers carry X-Hkv-Node: node_name
   net::ConnectionTimeouts timeouts;
   http::HttpLimits http;
   std::vector<std::string> warnings;  // reported once logging is set up
@@ -42,6 +45,9 @@ struct Config {
 std::variant<Config, int> parse_config(int argc, char** argv);
 
 int available_cores();
+// Whether `name` can be a node name: 1 to 64 letters, digits, '.', '-', '_' or ':' (it goes into a
+// header, a metric label and JSON unescaped).
+bool valid_node_name(std::string_view name);
 // The CPUs this process may run on, in order.
 std::vector<int> allowed_cpus();
 

@@ -81,6 +81,7 @@ void KvHandler::begin_turn() {
 void KvHandler::handle(const http::Request& req, http::Response& resp) {
   RouteKind kind = RouteKind::not_found;
   route_and_answer(req, resp, kind);
+  resp.node = options_.node_header;
   // A thread moved to another core mid-turn may read a slightly smaller counter there: count 0.
   const std::uint64_t now = CycleClock::now();
   metrics_.count_request(req.version, req.method, kind, resp.status, now > turn_started_ ? now - turn_started_ : 0);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "app/auth.h"
 #include "app/cycle_clock.h"
@@ -16,6 +17,7 @@ namespace hkv::app {
 struct HandlerOptions {
   std::uint64_t default_ttl_s = 0;  // applied when a write names no TTL; 0 = never expires
   const AccessPolicy* access = nullptr;  // who may do what; null = open
+  std::string_view node_header;          // sent as X-Hkv-Node on every answer when not empty
 };
 
 class KvHandler final : public http::RequestHandler {

@@ -2,11 +2,13 @@
 // Counting requests per worker and rendering the sums as Prometheus text and as JSON.
 #include "app/metrics.h"
 
+#include "app/config.h"
 #include "app/cycle_clock.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace hkv::app {
 
@@ -64,8 +66,8 @@ struct MetricsRegistry::Totals {
   std::array<std::uint64_t, net::kAwaitingKinds> timeouts{};
 };
 
-MetricsRegistry::MetricsRegistry(int workers, const Store& store, const http::AdmissionGate& gate)
-    : store_(store), gate_(gate), started_(std::chrono::steady_clock::now()) {
+MetricsRegistry::MetricsRegistry(int workers, const Store& store, const http::AdmissionGate& gate, std::string node)
+    : store_(store), gate_(gate), started_(std::chrono::steady_clock::now()), node_(std::move(node)) {
   for (int i = 0; i < workers; ++i) workers_.push_back(std::make_unique<WorkerMetrics>());
 }
 
@@ -101,6 +103,8 @@ std::string MetricsRegistry::prometheus_text() const {
   };
   auto sample = [&](const char* name, std::uint64_t v) { fmt::format_to(std::back_inserter(out), "{} {}\n", name, v); };
 
+  family("hkv_build_info", "gauge", "Always 1: this node's name (--node-name) and hkv's version, as labels.");
+  fmt::format_to(std::back_inserter(out), "hkv_build_info{{node=\"{}\",version=\"{}\"}} 1\n", node_, kVersion);
   family("hkv_requests_total", "counter", "Requests answered by the application, by protocol, method, route and status.");
   for (std::size_t p = 0; p < kProtocols; ++p)
     for (std::size_t m = 0; m < kMethods; ++m)
@@ -174,6 +178,7 @@ std::string MetricsRegistry::json() const {
   const Totals t = sum();
   std::string out = "{";
   auto field = [&](const char* name, auto v) { fmt::format_to(std::back_inserter(out), "\"{}\":{},", name, v); };
+  fmt::format_to(std::back_inserter(out), "\"node\":\"{}\",\"version\":\"{}\",", node_, kVersion);
   field("uptime_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
   field("items", store_.size());
   field("memory_used_bytes", store_.bytes_used());

@@ -60,7 +60,8 @@ struct alignas(64) WorkerMetrics {
 
 class MetricsRegistry {
  public:
-  MetricsRegistry(int workers, const Store& store, const http::AdmissionGate& gate);
+  // `node`: this node's name (--node-name), shown in /stats and hkv_build_info.
+  MetricsRegistry(int workers, const Store& store, const http::AdmissionGate& gate, std::string node = "hkv");
 
   WorkerMetrics& worker(int i) { return *workers_[static_cast<std::size_t>(i)]; }
 
@@ -75,6 +76,7 @@ class MetricsRegistry {
   const Store& store_;
   const http::AdmissionGate& gate_;
   std::chrono::steady_clock::time_point started_;
+  std::string node_;
 };
 
 }  // namespace hkv::app

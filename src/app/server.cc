@@ -58,14 +58,15 @@ int run_server(const Config& config) {
   store_options.max_memory = config.max_memory;
   auto store = make_store(config.store, store_options);
   http::AdmissionGate gate(config.concurrency_limit);
-  MetricsRegistry metrics(config.threads, *store, gate);
+  MetricsRegistry metrics(config.threads, *store, gate, config.node_name);
   std::unique_ptr<Snapshotter> snapshots;
   if (!config.snapshot_path.empty()) {
     snapshots = std::make_unique<Snapshotter>(*store, config.snapshot_path, config.snapshot_interval_s);
     if (!snapshots->load(config.ignore_bad_snapshot)) return 1;
   }
   AccessPolicy access(config.auth_token, config.auth_reads);
-  HandlerOptions handler_options{config.default_ttl_s, &access};
+  HandlerOptions handler_options{config.default_ttl_s, &access,
+                                 config.node_header ? std::string_view(config.node_name) : std::string_view()};
   net::ConnectionBudget connections(config.max_connections);
   raise_file_limit(config.max_connections);
   auto timeout = std::chrono::milliseconds(static_cast<long>(config.shutdown_timeout_s * 1000));

@@ -48,6 +48,7 @@ std::size_t h2_response_fields(H2Stream& stream, nghttp2_nv (&nva)[kMaxResponseF
   }
   if (!r.allow.empty()) nva[n++] = make_nv("allow", r.allow);
   if (!r.www_authenticate.empty()) nva[n++] = make_nv("www-authenticate", r.www_authenticate);
+  if (!r.node.empty()) nva[n++] = make_nv("x-hkv-node", r.node);
   if (r.has_etag) {
     format_etag(r.etag, s->etag);
     nva[n++] = make_unindexed_nv("etag", {s->etag, kEtagChars});

@@ -47,8 +47,8 @@ struct H2Stream {
 inline constexpr std::size_t kUpgradeBodySentAtOnce = 16384;
 
 // At most this many response header fields (:status, content-type, content-length, allow,
-// www-authenticate, etag, cache-control, age).
-inline constexpr std::size_t kMaxResponseFields = 8;
+// www-authenticate, x-hkv-node, etag, cache-control, age).
+inline constexpr std::size_t kMaxResponseFields = 9;
 
 // Fills `nva` with the response header fields of `s->resp`; their values point into `s`, which
 // must outlive the submission. Returns how many there are.

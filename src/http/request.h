@@ -37,6 +37,7 @@ struct Response {
   std::string_view content_type = "text/plain; charset=utf-8";
   std::string_view allow;      // sent as an Allow header when not empty
   std::string_view www_authenticate;  // sent as a WWW-Authenticate header when not empty (401)
+  std::string_view node;       // sent as an X-Hkv-Node header when not empty (--node-header)
   std::string_view text;       // static body (messages, greetings)
   SharedBody shared{};         // or a borrowed body (stored values); owner released by the writer
   bool omit_body = false;      // HEAD: headers describe the body that is not sent

@@ -104,7 +104,7 @@ void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOp
   const bool send_body = !resp.omit_body && !no_length;
   const bool copy_body = send_body && (!has_shared || body_size < kCopyBodyBelow);
 
-  std::size_t max = 256 + resp.content_type.size() + resp.allow.size() + resp.www_authenticate.size() +
+  std::size_t max = 256 + resp.content_type.size() + resp.allow.size() + resp.www_authenticate.size() + resp.node.size() +
                     (copy_body ? body_size : 0);
   char* start = out.prepare(max);
   char* p = start;
@@ -127,6 +127,10 @@ void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOp
   if (!resp.www_authenticate.empty()) {
     p = put(p, "\r\nWWW-Authenticate: ");
     p = put(p, resp.www_authenticate);
+  }
+  if (!resp.node.empty()) {
+    p = put(p, "\r\nX-Hkv-Node: ");
+    p = put(p, resp.node);
   }
   if (resp.has_etag) {
     p = put(p, "\r\nETag: ");

@@ -454,8 +454,8 @@ void H1Session::admitted() {
   if (!conn_.closed() && conn_.peer_closed() && idle()) conn_.close_after_flush();
 }
 
-// Output the peer does not take comes first: a connection holding answered requests' slots must
-// not escape the send timeout by having its next request wait for a slot (on the server).
+// Output the peer does not take comes first: a connection with answers queued must not escape the
+// send timeout by having its next request wait for a slot (on the server).
 net::Awaiting H1Session::awaiting() const {
   if (backpressured_ || !conn_.out().empty()) return net::Awaiting::reader;
   if (parked_) return net::Awaiting::server;

@@ -99,10 +99,10 @@ bool H2Session::init(const UpgradeRequest* up) {
     s->path = up->target;
     s->body = up->body;
     if (up->fields != nullptr) s->fields = *up->fields;
-    answer(s);
+    answer(s);  // under the slot the HTTP/1.1 session acquired for this request
     // A body that fits in one DATA frame goes out at once, as before: the 101, the preface, the
     // HEADERS and it stay far below what any client keeps. A larger one waits (see hold_data).
-    s->hold_data = s->resp.body_size() > kUpgradeBodySentAtOnce;  // under the slot the HTTP/1.1 session acquired for this request
+    s->hold_data = s->resp.body_size() > kUpgradeBodySentAtOnce;
   }
   pump();
   return true;

@@ -166,7 +166,7 @@ void H2Session::admitted() {
 // server-wide resource (a client with zero windows would otherwise keep every slot).
 void H2Session::dispatch(H2Stream* s) {
   answer(s);
-  release(1);
+  ctx_.admission.gate().release(1);
 }
 
 void H2Session::answer(H2Stream* s) {
@@ -239,8 +239,6 @@ void H2Session::pump() {
   if (peer_closed_ && parked_.empty() && !want_write) done = true;
   if (done) conn_.close_after_flush();
 }
-
-void H2Session::release(int n) { ctx_.admission.gate().release(n); }
 
 void H2Session::on_drained() { pump(); }
 

@@ -56,7 +56,6 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   void answer(H2Stream* s);
   void release_upgrade_data();
   void pump();
-  void release(int n);
   H2Stream* open_stream(std::int32_t id);
   void close_stream(H2Stream* s);
   void close_all_streams();

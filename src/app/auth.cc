@@ -48,6 +48,7 @@ bool AccessPolicy::required(http::RouteKind route) const {
     case http::RouteKind::store_value:
     case http::RouteKind::metrics:
     case http::RouteKind::stats:
+    case http::RouteKind::keys:
       return true;
   }
   return true;

@@ -179,6 +179,14 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   app.add_flag("--ignore-bad-snapshot", c.ignore_bad_snapshot,
                "Start empty when the snapshot is corrupt or truncated, renaming it aside (default: refuse "
                "to start)");
+  std::string snapshot_load = "always";
+  app.add_option("--snapshot-load", snapshot_load,
+                 "Which snapshot to load at start: 'always' loads whatever is there (after a crash, the last "
+                 "periodic one, so writes made since are lost); 'clean-only' loads it only if the last run ended "
+                 "with a clean shutdown snapshot and otherwise starts empty, so a cluster node never serves a value "
+                 "older than an acknowledged write or a key whose delete was acknowledged")
+      ->check(CLI::IsMember({"always", "clean-only"}))
+      ->capture_default_str();
   std::string store = "lockfree";
   app.add_option("--store", store, "Store implementation: lockfree (liburcu QSBR hash table) or sharded (mutexes)")
       ->check(CLI::IsMember({"lockfree", "sharded"}))
@@ -217,14 +225,15 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   c.timeouts.idle_ms = ms(idle_timeout);
   c.timeouts.send_ms = ms(send_timeout);
   c.store = store == "sharded" ? StoreKind::sharded : StoreKind::lockfree;
+  c.snapshot_clean_only = snapshot_load == "clean-only";
   if (limit > 500) {
     c.warnings.push_back("--concurrency-limit " + std::to_string(limit) + " capped to 500");
     limit = 500;
   }
   c.concurrency_limit = limit;
   if (c.threads == 0) c.threads = available_cores();
-  if (c.snapshot_path.empty() && (c.snapshot_interval_s > 0 || c.ignore_bad_snapshot)) {
-    std::cerr << "--snapshot-interval and --ignore-bad-snapshot need --snapshot FILE\n";
+  if (c.snapshot_path.empty() && (c.snapshot_interval_s > 0 || c.ignore_bad_snapshot || c.snapshot_clean_only)) {
+    std::cerr << "--snapshot-interval, --snapshot-load clean-only and --ignore-bad-snapshot need --snapshot FILE\n";
     return 2;
   }
   if (node_name->count() == 0) c.node_name = default_node_name();

@@ -39,6 +39,27 @@ void lend_text(http::Response& resp, std::string text, std::string_view content_
                                    [](void* p) { delete static_cast<std::string*>(p); }};
 }
 
+// GET /keys: every live key, percent-encoded (all but A-Z a-z 0-9 - . _ ~), one per line, so each
+// line can follow /get/ as it is. Cost grows with the store; it is for tools such as scripts/cluster.
+std::string key_list(Store& store, std::uint64_t now_ms) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  store.for_each([&](const Value& v) {
+    if (v.expired(now_ms)) return;
+    for (unsigned char c : v.key()) {
+      const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                         c == '.' || c == '_' || c == '~';
+      if (plain) {
+        out.push_back(static_cast<char>(c));
+      } else {
+        out += {'%', kHex[c >> 4], kHex[c & 15]};
+      }
+    }
+    out.push_back('\n');
+  });
+  return out;
+}
+
 // If-Match as a store precondition; false (and a 400 in resp) when the header is malformed.
 bool read_if_match(const http::Request& req, EntityTagList& tags, Precondition& cond, http::Response& resp) {
   std::optional<std::string_view> v = req.field(Field::if_match);
@@ -128,6 +149,9 @@ void KvHandler::route_and_answer(const http::Request& req, http::Response& resp,
       return;
     case RouteKind::stats:
       lend_text(resp, registry_.json(), "application/json");
+      return;
+    case RouteKind::keys:
+      lend_text(resp, key_list(store_, now_ms_), "text/plain; charset=utf-8");
       return;
     case RouteKind::not_found:
       return;

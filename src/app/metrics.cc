@@ -18,7 +18,7 @@ constexpr std::array<const char*, kProtocols> kProtocolNames = {"h1", "h2"};
 constexpr std::array<const char*, kMethods> kMethodNames = {"GET", "HEAD", "POST", "PUT", "DELETE", "other"};
 // By net::Awaiting: what the connection was waiting for when it timed out.
 constexpr std::array<const char*, net::kAwaitingKinds> kTimeoutNames = {"idle", "header", "body", "send"};
-constexpr std::array<const char*, kRoutes> kRouteNames = {"root", "get", "store", "metrics", "stats", "none"};
+constexpr std::array<const char*, kRoutes> kRouteNames = {"root", "get", "store", "metrics", "stats", "keys", "none"};
 
 std::size_t status_slot(std::uint16_t status) {
   static constexpr auto kSlots = [] {  // status code -> slot, one table lookup per request

@@ -25,7 +25,7 @@ using Cell = net::Counter;
 
 inline constexpr std::size_t kProtocols = 2;  // http::HttpVersion
 inline constexpr std::size_t kMethods = 6;    // http::Method
-inline constexpr std::size_t kRoutes = 6;     // http::RouteKind
+inline constexpr std::size_t kRoutes = static_cast<std::size_t>(http::RouteKind::not_found) + 1;
 // Status codes counted one by one; the last slot takes any other.
 inline constexpr std::array<std::uint16_t, 17> kCountedStatuses = {200, 201, 204, 304, 400, 401, 404, 405, 412,
                                                                   413, 414, 415, 417, 431, 500, 503, 0};

@@ -61,7 +61,8 @@ int run_server(const Config& config) {
   MetricsRegistry metrics(config.threads, *store, gate, config.node_name);
   std::unique_ptr<Snapshotter> snapshots;
   if (!config.snapshot_path.empty()) {
-    snapshots = std::make_unique<Snapshotter>(*store, config.snapshot_path, config.snapshot_interval_s);
+    snapshots = std::make_unique<Snapshotter>(*store, config.snapshot_path, config.snapshot_interval_s,
+                                              config.snapshot_clean_only);
     if (!snapshots->load(config.ignore_bad_snapshot)) return 1;
   }
   AccessPolicy access(config.auth_token, config.auth_reads);
@@ -113,7 +114,7 @@ int run_server(const Config& config) {
   int status = 0;
   if (snapshots) {
     snapshots->stop_periodic();
-    if (!snapshots->write("shutdown")) status = 1;
+    if (!snapshots->write_final()) status = 1;
   }
   spdlog::info("hkv stopped");
   return status;

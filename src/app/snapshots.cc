@@ -22,24 +22,46 @@ double ms_since(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
-Snapshotter::Snapshotter(Store& store, std::string path, double interval_s)
-    : store_(store), path_(std::move(path)), interval_(interval_s) {}
+Snapshotter::Snapshotter(Store& store, std::string path, double interval_s, bool clean_only)
+    : store_(store), path_(std::move(path)), interval_(interval_s), clean_only_(clean_only) {}
 
 Snapshotter::~Snapshotter() { stop_periodic(); }
 
 bool Snapshotter::load(bool ignore_bad) {
+  // The mark goes before anything is served: a crash from now on must not find it.
+  bool clean_stop = false;
+  try {
+    clean_stop = take_clean_stop_mark(path_);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot take away the clean-stop mark: {}; not starting (a crash later would pass an old "
+                     "snapshot off as current)",
+                     e.what());
+    return false;
+  }
   struct stat st;
   if (::stat(path_.c_str(), &st) != 0) {
     spdlog::info("snapshot {} does not exist yet; starting empty", path_);
     return true;
   }
+  if (clean_only_ && !clean_stop) {
+    spdlog::warn("snapshot {} was not written by a clean stop (the last run crashed, was killed, or its shutdown "
+                 "snapshot failed), so writes acknowledged after it may be missing; --snapshot-load clean-only: "
+                 "starting empty (the next snapshot replaces the file)",
+                 path_);
+    return true;
+  }
+  return load_file(ignore_bad, clean_stop);
+}
+
+bool Snapshotter::load_file(bool ignore_bad, bool clean_stop) {
   const auto started = std::chrono::steady_clock::now();
   store_.attach_thread();
   bool ok = true;
   try {
     SnapshotCounts c = load_snapshot(store_, path_, coarse_now_ms());
-    spdlog::info("loaded snapshot {}: {} keys, {} value bytes, {} expired keys skipped, in {:.0f} ms", path_, c.keys,
-                 c.bytes, c.expired, ms_since(started));
+    spdlog::info("loaded snapshot {} ({}): {} keys, {} value bytes, {} expired keys skipped, in {:.0f} ms", path_,
+                 clean_stop ? "written by a clean stop" : "not from a clean stop: writes made after it are lost",
+                 c.keys, c.bytes, c.expired, ms_since(started));
   } catch (const SnapshotError& e) {
     if (!ignore_bad) {
       spdlog::critical("{}; not starting. Move the file away or start with --ignore-bad-snapshot "
@@ -74,6 +96,19 @@ bool Snapshotter::write(const char* why) {
     spdlog::error("{} snapshot to {} failed: {}; the previous snapshot is unchanged", why, path_, e.what());
     return false;
   }
+}
+
+bool Snapshotter::write_final() {
+  if (!write("shutdown")) return false;
+  try {
+    mark_clean_stop(path_);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot mark the shutdown snapshot clean: {}; with --snapshot-load clean-only the next start "
+                  "will start empty",
+                  e.what());
+    return false;
+  }
+  return true;
 }
 
 void Snapshotter::start_periodic() {

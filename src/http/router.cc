@@ -84,6 +84,8 @@ Route route(std::string_view target, std::string& key_buffer) {
     r.kind = RouteKind::metrics;
   } else if (path == "/stats") {
     r.kind = RouteKind::stats;
+  } else if (path == "/keys") {
+    r.kind = RouteKind::keys;
   }
   if (end < target.size() && target[end] == '?') {
     std::string_view rest = target.substr(end + 1);
@@ -110,6 +112,7 @@ std::string_view allowed_methods(RouteKind kind) {
     case RouteKind::get_value:
     case RouteKind::metrics:
     case RouteKind::stats:
+    case RouteKind::keys:
       return "GET, HEAD";
     case RouteKind::store_value:
       return "POST, PUT, DELETE";
@@ -125,6 +128,7 @@ bool method_allowed(RouteKind kind, Method m) {
     case RouteKind::get_value:
     case RouteKind::metrics:
     case RouteKind::stats:
+    case RouteKind::keys:
       return m == Method::get || m == Method::head;
     case RouteKind::store_value:
       return m == Method::post || m == Method::put || m == Method::del;

@@ -13,7 +13,7 @@ namespace hkv::http {
 
 inline constexpr std::size_t kMaxKeyBytes = 250;
 
-enum class RouteKind { root, get_value, store_value, metrics, stats, not_found };
+enum class RouteKind { root, get_value, store_value, metrics, stats, keys, not_found };
 
 enum class KeyError { none, empty, bad_encoding, too_long };
 

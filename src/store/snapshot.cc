@@ -239,4 +239,35 @@ SnapshotCounts load_snapshot(Store& store, const std::string& path, std::uint64_
   return scan(path, &store, now_ms);
 }
 
+namespace {
+
+std::string clean_stop_mark(const std::string& path) { return path + ".clean"; }
+
+}  // namespace
+
+void mark_clean_stop(const std::string& path) {
+  const std::string mark = clean_stop_mark(path);
+  int fd = ::open(mark.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw_errno("creating " + mark);
+  static constexpr char kText[] = "the snapshot beside this file was written by a clean stop\n";
+  bool ok = ::write(fd, kText, sizeof kText - 1) == static_cast<ssize_t>(sizeof kText - 1) && ::fsync(fd) == 0;
+  int saved = errno;
+  ::close(fd);
+  if (!ok) {
+    errno = saved;
+    throw_errno("writing " + mark);
+  }
+  fsync_directory_of(mark);
+}
+
+bool take_clean_stop_mark(const std::string& path) {
+  const std::string mark = clean_stop_mark(path);
+  if (::unlink(mark.c_str()) != 0) {
+    if (errno == ENOENT) return false;
+    throw_errno("removing " + mark);
+  }
+  fsync_directory_of(mark);
+  return true;
+}
+
 }  // namespace hkv

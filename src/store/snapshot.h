@@ -32,4 +32,11 @@ SnapshotCounts write_snapshot(Store& store, const std::string& path, std::uint64
 // (nothing is loaded then), std::system_error when it cannot be read.
 SnapshotCounts load_snapshot(Store& store, const std::string& path, std::uint64_t now_ms);
 
+// The clean-stop mark: a file `<path>.clean` written (and synced) right after the shutdown
+// snapshot, and taken away at the next start. A snapshot without it was written before a crash,
+// so writes acknowledged after it may be missing. Both throw std::system_error on an I/O error.
+void mark_clean_stop(const std::string& path);
+// Whether the mark was there; it is gone (and the directory synced) when this returns.
+bool take_clean_stop_mark(const std::string& path);
+
 }  // namespace hkv

@@ -67,9 +67,9 @@ class WritesNeedTheTokenTest(ServerTestCase):
         self.assertEqual(self.request("HEAD", "/get/seed")[0], 200)
         self.assertEqual(self.request("GET", "/")[0], 200)
 
-    def test_metrics_and_stats_need_the_token(self):
+    def test_metrics_stats_and_keys_need_the_token(self):
         self.assertEqual(self.request("POST", "/store/m", b"x")[0], 401)
-        for path in ("/metrics", "/stats"):
+        for path in ("/metrics", "/stats", "/keys"):
             with self.subTest(path=path):
                 self.assertEqual(self.request("GET", path)[0], 401)
                 self.assertEqual(self.request("GET", path, headers=bearer())[0], 200)

@@ -4,7 +4,9 @@ import http.client
 import os
 import subprocess
 import tempfile
+import time
 import unittest
+import urllib.parse
 
 from hkv_server import ServerTestCase, require_tools
 
@@ -184,6 +186,31 @@ class InterfaceTest(ServerCase):
             self.assertEqual(self.request("GET", f"/get/ka{i}", conn=conn)[2], b"v%d" % i)
         self.assertIs(conn.sock, sock, "http.client had to reconnect")
         conn.close()
+
+
+class KeyListTest(ServerTestCase):
+    """GET /keys lists live keys percent-encoded, one per line; each line works after /get/."""
+
+    def test_every_live_key_once_and_usable_as_a_path(self):
+        keys = ["plain", "with space", "slash/inside", "pct%41", "ünï", "a+b", "line\nbreak"]
+        for k in keys:
+            path = "/store/" + urllib.parse.quote(k, safe="")
+            self.assertIn(self.request("POST", path, b"v:" + k.encode())[0], (200, 201), k)
+        self.assertEqual(self.request("POST", "/store/short-lived?ttl=1", b"x")[0], 201)
+        self.assertEqual(self.request("POST", "/store/deleted", b"x")[0], 201)
+        self.assertEqual(self.request("DELETE", "/store/deleted")[0], 204)
+        time.sleep(1.1)
+        status, headers, body = self.request("GET", "/keys")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["content-type"].startswith("text/plain"))
+        lines = body.decode("ascii").splitlines()
+        self.assertEqual(sorted(urllib.parse.unquote(l) for l in lines), sorted(keys))
+        for line in lines:
+            self.assertRegex(line, r"^[A-Za-z0-9._~%-]+$")
+            got = self.request("GET", "/get/" + line)
+            self.assertEqual((got[0], got[2]), (200, b"v:" + urllib.parse.unquote(line).encode()), line)
+        self.assertEqual(self.request("HEAD", "/keys")[0], 200)
+        self.assertEqual(self.request("POST", "/keys", b"")[0], 405)
 
 
 class CurlTest(ServerCase):

@@ -87,9 +87,13 @@ class ClusterScenario:
     @classmethod
     def tearDownClass(cls):
         pids = [n["pid"] for n in cls.status()]
+        with open(os.path.join(cls.dir, f"{cls.PROXY}.pid")) as f:
+            pids.append(int(f.read().split()[0]))  # the balancer's master
+        with open(os.path.join(cls.dir, "cluster.json")) as f:
+            pids.append(json.load(f)["reaper_pid"])  # the --lifetime timer
         cls.cli(["down"])
         for pid in pids:
-            assert not running(pid), f"node pid {pid} left behind by down"
+            assert not running(pid), f"pid {pid} left behind by down"
         cls.tmp.cleanup()
 
     @classmethod
@@ -128,6 +132,17 @@ class ClusterScenario:
             self.assertIsNotNone(node, f"{key}: {status} without X-Hkv-Node")
             out[key] = node
         return out
+
+    def acknowledge(self, model, keys, value, expected):
+        """PUTs `value` to each key (DELETE when None); each must answer `expected`, and the model
+        then holds what the cluster acknowledged."""
+        for key in keys:
+            if value is None:
+                status = self.lb.request("DELETE", f"/store/{enc(key)}")[0]
+            else:
+                status = self.lb.request("PUT", f"/store/{enc(key)}", value)[0]
+            self.assertEqual(status, expected, key)
+            model[key] = value
 
     def check_rule(self, model, what):
         """Every key reads as its last acknowledged value or as a miss, never older, never resurrected."""
@@ -236,22 +251,14 @@ class ClusterScenario:
         victim = [k for k in model if owner[k] == "node3"]
         others = [k for k in model if owner[k] != "node3"]
         time.sleep(0.8)  # a periodic snapshot (every 0.3 s) now holds the values below...
-        for key in victim[:600]:
-            self.assertEqual(self.lb.request("PUT", f"/store/{enc(key)}", b"newer")[0], 200)
-            model[key] = b"newer"
-        for key in victim[600:900]:
-            self.assertEqual(self.lb.request("DELETE", f"/store/{enc(key)}")[0], 204)
-            model[key] = None
+        self.acknowledge(model, victim[:600], b"newer", 200)
+        self.acknowledge(model, victim[600:900], None, 204)
         self.cli(["kill", "3"])  # ...and the acknowledged writes above may be newer than it
         self.assertEqual(self.status()[2]["state"], "killed")
         for key in victim[900:1200]:  # writes for the dead node are refused, not moved
             self.assertIn(self.lb.request("PUT", f"/store/{enc(key)}", b"lost")[0], FAILED_NODE)
-        for key in others[:300]:
-            self.assertEqual(self.lb.request("PUT", f"/store/{enc(key)}", b"during")[0], 200)
-            model[key] = b"during"
-        for key in others[300:400]:
-            self.assertEqual(self.lb.request("DELETE", f"/store/{enc(key)}")[0], 204)
-            model[key] = None
+        self.acknowledge(model, others[:300], b"during", 200)
+        self.acknowledge(model, others[300:400], None, 204)
         self.cli(["start", "3"])
         self.assertEqual(self.status()[2]["items"], 0, "a killed node must not load an old snapshot")
         self.check_rule(model, "after kill and restart")
@@ -319,12 +326,8 @@ class ClusterScenario:
         self.assertEqual({after[k] for k in moved}, {"node4"}, "keys may only move to the new node")
         self.assertEqual(sum(n["items"] for n in self.status()), sum(v is not None for v in model.values())
                          - len([k for k in moved if model[k] is not None]), "old owners kept moved keys")
-        for key in moved[:400]:  # the new owner acknowledges writes and deletes...
-            self.assertEqual(self.lb.request("POST", f"/store/{enc(key)}", b"on-node4")[0], 201)
-            model[key] = b"on-node4"
-        for key in moved[400:600]:
-            self.assertEqual(self.lb.request("DELETE", f"/store/{enc(key)}")[0], 404)
-            model[key] = None
+        self.acknowledge(model, moved[:400], b"on-node4", 201)  # the new owner takes writes and deletes...
+        self.acknowledge(model, moved[400:600], None, 404)
         self.cli(["remove", "4"])  # ...then leaves: its keys go home, where no old copy may wait
         again = self.owners()
         share = sum(1 for k in after if after[k] == "node4") / KEYS

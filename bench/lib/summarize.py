@@ -38,6 +38,7 @@ WL_TITLE = {
     "W7": "W7: h1 vs h2c by connection count (hkv)",
     "W8": "W8: hkv --store lockfree vs sharded",
     "W9": "W9: large values, hkv vs nginx static files (sendfile)",
+    "W10": "W10: key spread over h2c, hkv over 14,286 distinct keys vs one key",
 }
 
 
@@ -223,6 +224,10 @@ def targets(all_cells, mem):
         pred = (lambda z: lambda p: p.startswith(z + " h2c"))(size)
         h = get(all_cells, "W9", "hkv", pred)
         add(f"W9 {size} over h2c GB/s ≥ 1.0× nginx", h and h.rps, (get(all_cells, "W9", "nginx", pred) or Cell("", "")).rps, 1.0)
+    for depth in ("c64 m10", "c16 m100"):
+        spread = get(all_cells, "W10", "hkv", (lambda d: lambda p: p == f"spread h2c {d}")(depth))
+        one = get(all_cells, "W10", "hkv", (lambda d: lambda p: p == f"one key h2c {d}")(depth))
+        add(f"W10 {depth} spread req/s ≥ 0.9× one key", spread and spread.rps, one and one.rps, 0.9)
     mh = mem.get("mem-hkv")
     mm = mem.get("mem-memcached")
     add("Memory: hkv RSS (1M × 100 B) ≤ memcached's", mh and fnum(mh["rss_kib"]),
@@ -343,7 +348,7 @@ def read_env(out_dir):
 
 def summarize(out_dir):
     all_cells = {}
-    for wl in ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"):
+    for wl in ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10"):
         rows = load(os.path.join(out_dir, f"{wl}.csv"))
         if rows:
             all_cells[wl] = cells_of(rows)
@@ -380,7 +385,7 @@ def summarize(out_dir):
     L += ["", f"{met} of {measured} measured targets met ({len(tg) - measured} not measured in this run).", ""]
 
     L += ["## Workloads", ""]
-    for wl in ("W1", "W2", "W3", "W4", "W5", "W6", "W8"):
+    for wl in ("W1", "W2", "W3", "W4", "W5", "W6", "W8", "W10"):
         if wl in all_cells:
             L += workload_table(wl, all_cells[wl])
             if wl == "W6":

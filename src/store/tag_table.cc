@@ -33,7 +33,11 @@ std::uintptr_t tag_of(std::size_t hash) { return ((hash >> 42) & 0xffff) | 1; }
 std::uintptr_t slot_of(std::size_t hash, const Value* v) {
   return (tag_of(hash) << kTagShift) | reinterpret_cast<std::uintptr_t>(v);
 }
-Value* value_in(std::uintptr_t slot) { return reinterpret_cast<Value*>(slot & kPointerMask); }
+// A tagged pointer has to go through an integer; the value it points to was published by the
+// release store of its slot.
+Value* value_in(std::uintptr_t slot) {
+  return reinterpret_cast<Value*>(slot & kPointerMask);  // NOLINT(performance-no-int-to-ptr)
+}
 
 }  // namespace
 

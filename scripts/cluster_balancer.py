@@ -13,7 +13,8 @@ import urllib.request
 BEGIN, END = "# hkv nodes begin", "# hkv nodes end"
 
 
-def _alive(pid):
+def alive(pid):
+    """True while `pid` exists and is not a zombie."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -35,12 +36,13 @@ def _children(pid):
     return kids
 
 
-def _wait(pred, timeout):
+def wait_until(pred, timeout, step=0.02):
+    """Polls `pred` until it holds or `timeout` seconds pass; returns its last answer."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
             return True
-        time.sleep(0.02)
+        time.sleep(step)
     return pred()
 
 
@@ -79,7 +81,7 @@ class Balancer:
 
     def running(self):
         pid = self.pid()
-        return pid is not None and _alive(pid)
+        return pid is not None and alive(pid)
 
     # --- configuration -------------------------------------------------------------------------
 
@@ -145,7 +147,7 @@ class Balancer:
         else:
             cmd = ["haproxy", "-W", "-D", "-p", self.pidfile, "-f", self.conf]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-        if r.returncode != 0 or not _wait(lambda: self.running() and self._listening(), 10):
+        if r.returncode != 0 or not wait_until(lambda: self.running() and self._listening(), 10):
             raise RuntimeError(f"{self.kind} did not start:\n{r.stdout}{r.stderr}")
 
     def _listening(self):
@@ -158,23 +160,23 @@ class Balancer:
     def reload(self, nodes):
         """Reloads with `nodes`; returns once every worker routing with the old ring has exited."""
         master = self.pid()
-        if master is None or not _alive(master):
+        if master is None or not alive(master):
             raise RuntimeError(f"{self.kind} is not running")
         old = set(_children(master))
         self.render(nodes)
         os.kill(master, signal.SIGHUP if self.kind == "nginx" else signal.SIGUSR2)
-        done = _wait(lambda: not (old & set(_children(master))) and _children(master), 20)
+        done = wait_until(lambda: not (old & set(_children(master))) and _children(master), 20)
         if not done:
             raise RuntimeError(f"{self.kind}'s old workers did not exit within 20 s")
 
     def stop(self):
         pid = self.pid()
-        if pid is None or not _alive(pid):
+        if pid is None or not alive(pid):
             return
         os.kill(pid, signal.SIGQUIT if self.kind == "nginx" else signal.SIGUSR1)  # graceful
-        if not _wait(lambda: not _alive(pid), 15):
+        if not wait_until(lambda: not alive(pid), 15):
             os.kill(pid, signal.SIGKILL)
-            _wait(lambda: not _alive(pid), 5)
+            wait_until(lambda: not alive(pid), 5)
         for kid in _children(pid):
             os.kill(kid, signal.SIGKILL)
 

@@ -256,9 +256,31 @@ SNAPSHOT = {
 }
 
 
+# fuzz_store_model.cc: 4 bytes per operation, [what, key, length, time or condition]. Keys 0-47
+# share one shard; a length byte of 250 or more writes 4 KiB (the cap is 64 KiB).
+PUT, PUT_TTL, PUT_IF, GET, GET_MANY, ERASE, TICK, REAP = range(8)
+
+
+def ops(*steps):
+    return b"".join(bytes(s) for s in steps)
+
+
+STORE_MODEL = {
+    "fill-one-shard": ops(*[(PUT, k, 10 + k, 0) for k in range(48)], *[(GET_MANY, k, 1, 0) for k in range(0, 48, 4)]),
+    "fill-then-erase": ops(*[(PUT, k, 5, 0) for k in range(48)], *[(ERASE, k, 0, 0) for k in range(0, 48, 2)],
+                           *[(PUT, k, 7, 0) for k in range(0, 48, 3)], *[(GET, k, 0, 0) for k in range(48)]),
+    "expire-and-reap": ops(*[(PUT_TTL, k, 20, k) for k in range(32)], (TICK, 0, 0, 7), (TICK, 0, 0, 7),
+                           (REAP, 0, 255, 0), *[(GET, k, 0, 0) for k in range(32)]),
+    "if-match": ops((PUT, 1, 3, 0), (PUT_IF, 1, 4, 1), (PUT_IF, 1, 5, 2), (PUT_IF, 2, 6, 0), (PUT_IF, 1, 7, 0),
+                    (GET, 1, 0, 0)),
+    "evict": ops(*[(PUT, k, 255, 0) for k in range(24)], *[(GET, k, 0, 0) for k in range(24)]),
+    "long-key": ops((PUT, 63, 9, 0), (GET, 63, 0, 0), (ERASE, 63, 0, 0), (GET, 63, 0, 0)),
+}
+
+
 def main():
     for target, seeds in (("fuzz_h1", H1), ("fuzz_h2", H2), ("fuzz_percent_decode", PERCENT),
-                          ("fuzz_snapshot", SNAPSHOT)):
+                          ("fuzz_snapshot", SNAPSHOT), ("fuzz_store_model", STORE_MODEL)):
         d = CORPUS / target
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)

@@ -100,6 +100,21 @@ Value* TagTable::find(std::size_t hash, std::string_view key) const {
   return nullptr;
 }
 
+void TagTable::prefetch_slots(std::size_t hash) const {
+  const Slots* s = slots_.load(std::memory_order_acquire);
+  __builtin_prefetch(&s->at(s->home(hash)));
+}
+
+void TagTable::prefetch_match(std::size_t hash) const {
+  const Slots* s = slots_.load(std::memory_order_acquire);
+  const std::uintptr_t slot = s->at(s->home(hash)).load(std::memory_order_acquire);
+  if ((slot >> kTagShift) != tag_of(hash)) return;
+  // The header and the key: they straddle two cache lines when the value starts late in one.
+  const char* v = reinterpret_cast<const char*>(value_in(slot));
+  __builtin_prefetch(v);
+  __builtin_prefetch(v + Value::kKeyEndsBefore);
+}
+
 Value* TagTable::put(std::size_t hash, Value* v) {
   grow_if_full();
   Slots* s = slots_.load(std::memory_order_relaxed);

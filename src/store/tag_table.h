@@ -30,6 +30,10 @@ class TagTable {
   // Lock-free: the value stored under `key` (whose hash is `hash`), or null. The caller is in an
   // RCU read-side section and may use the value until its next quiescent state.
   Value* find(std::size_t hash, std::string_view key) const;
+  // Hints for a batch of lookups, each a cache miss the next step would wait on: first the line
+  // of slots where probing for `hash` starts, then the value its first tag match points to.
+  void prefetch_slots(std::size_t hash) const;
+  void prefetch_match(std::size_t hash) const;
 
   // The rest need the shard's lock.
   // Stores `v` under its key: returns the value it replaces, or null.

@@ -29,6 +29,10 @@ class Value {
   static constexpr std::size_t kMaxTypeBytes = 255;
   static constexpr std::size_t kMaxBytes = 0xffffffffu;
 
+  // Bytes from the start of a value within which its key ends, for keys up to 16 bytes with an
+  // expiry (a prefetch hint).
+  static constexpr std::size_t kKeyEndsBefore = 25 + 8 + 16;
+
   Value(const Value&) = delete;
   Value& operator=(const Value&) = delete;
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // libFuzzer target: the lock-free store (TagTable under StoreCore) against a std::map model. The
-// input is a program of puts, conditional puts, gets, batched gets, erases, clock steps and expiry
+// input is a program of puts, conditional puts, gets, prefetched gets, erases, clock steps and expiry
 // sweeps over a few keys, most of them crowded into one shard so its table grows, fills with
 // tombstones and is rebuilt. Every answer is checked; so is the whole content after each input.
 #include <algorithm>
@@ -59,7 +59,7 @@ class Program {
       case 1: put(key, b[2], now_ + 1 + b[3] % 16, {}); break;
       case 2: conditional_put(key, b[2], b[3]); break;
       case 3: expect(key, store_.get(key, now_)); break;
-      case 4: get_many(b); break;
+      case 4: prefetched_gets(b); break;
       case 5: erase(key); break;
       case 6: now_ += b[3] % 8; break;
       default: reap(b[2]); break;
@@ -127,13 +127,12 @@ class Program {
     }
   }
 
-  // Four keys, repeats allowed, answered as four gets one after another would be.
-  void get_many(const std::uint8_t* b) {
+  // Four keys, repeats allowed, announced with prefetch() and then read in turn.
+  void prefetched_gets(const std::uint8_t* b) {
     std::array<std::string_view, 4> keys;
     for (std::size_t i = 0; i < keys.size(); ++i) keys[i] = keys_[(b[1] + i * b[2]) % kKeys];
-    std::array<ReadResult, 4> results;
-    store_.get_many(keys, now_, results);
-    for (std::size_t i = 0; i < keys.size(); ++i) expect(std::string(keys[i]), results[i]);
+    store_.prefetch(keys);
+    for (std::string_view k : keys) expect(std::string(k), store_.get(k, now_));
   }
 
   void erase(const std::string& key) {

@@ -258,7 +258,7 @@ SNAPSHOT = {
 
 # fuzz_store_model.cc: 4 bytes per operation, [what, key, length, time or condition]. Keys 0-47
 # share one shard; a length byte of 250 or more writes 4 KiB (the cap is 64 KiB).
-PUT, PUT_TTL, PUT_IF, GET, GET_MANY, ERASE, TICK, REAP = range(8)
+PUT, PUT_TTL, PUT_IF, GET, GET4, ERASE, TICK, REAP = range(8)
 
 
 def ops(*steps):
@@ -266,7 +266,7 @@ def ops(*steps):
 
 
 STORE_MODEL = {
-    "fill-one-shard": ops(*[(PUT, k, 10 + k, 0) for k in range(48)], *[(GET_MANY, k, 1, 0) for k in range(0, 48, 4)]),
+    "fill-one-shard": ops(*[(PUT, k, 10 + k, 0) for k in range(48)], *[(GET4, k, 1, 0) for k in range(0, 48, 4)]),
     "fill-then-erase": ops(*[(PUT, k, 5, 0) for k in range(48)], *[(ERASE, k, 0, 0) for k in range(0, 48, 2)],
                            *[(PUT, k, 7, 0) for k in range(0, 48, 3)], *[(GET, k, 0, 0) for k in range(48)]),
     "expire-and-reap": ops(*[(PUT_TTL, k, 20, k) for k in range(32)], (TICK, 0, 0, 7), (TICK, 0, 0, 7),

@@ -228,10 +228,12 @@ def targets(all_cells, mem):
         spread = get(all_cells, "W10", "hkv", (lambda d: lambda p: p == f"spread h2c {d}")(depth))
         one = get(all_cells, "W10", "hkv", (lambda d: lambda p: p == f"one key h2c {d}")(depth))
         add(f"W10 {depth} spread req/s ≥ 0.9× one key", spread and spread.rps, one and one.rps, 0.9)
-    mh = mem.get("mem-hkv")
-    mm = mem.get("mem-memcached")
-    add("Memory: hkv RSS (1M × 100 B) ≤ memcached's", mh and fnum(mh["rss_kib"]),
-        mm and fnum(mm["rss_kib"]), 1.0, True)
+    for vbytes, need in (("100", 0.75), ("10", 1.0), ("1024", 1.0), ("10240", 1.0)):
+        mh = mem.get(("mem-hkv", vbytes))
+        mm = mem.get(("mem-memcached", vbytes))
+        items = f"{int(mh['items']):,}" if mh else "?"
+        add(f"Memory: hkv RSS ({items} × {vbytes} B) ≤ {need:g}× memcached's", mh and fnum(mh["rss_kib"]),
+            mm and fnum(mm["rss_kib"]), need, True)
     return out
 
 
@@ -352,7 +354,7 @@ def summarize(out_dir):
         rows = load(os.path.join(out_dir, f"{wl}.csv"))
         if rows:
             all_cells[wl] = cells_of(rows)
-    mem = {r["server"]: r for r in load(os.path.join(out_dir, "MEM.csv"))}
+    mem = {(r["server"], r.get("value_bytes", "100")): r for r in load(os.path.join(out_dir, "MEM.csv"))}
     env = read_env(out_dir)
 
     L = ["# hkv benchmark summary", ""]
@@ -399,14 +401,17 @@ def summarize(out_dir):
         L += w7_section(out_dir, all_cells["W7"])
 
     if mem:
-        L += ["### Memory: RSS after 1,000,000 keys × 100-byte values", "",
-              "| server | items | RSS empty MiB | RSS loaded MiB | bytes/item | above raw (key+value) | loaded − empty, above raw |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
-        for name, r in mem.items():
-            L.append(f"| {name.replace('mem-', '')} | {int(r['items']):,} | {fnum(r['rss_empty_kib']) / 1024:.1f} "
+        L += ["### Memory: RSS after loading N keys (9 bytes each) of one value size", "",
+              "| value bytes | server | items | RSS empty MiB | RSS loaded MiB | bytes/item | above raw (key+value) "
+              "| loaded − empty, above raw | RSS ÷ memcached's |",
+              "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for (name, vbytes), r in mem.items():
+            mc = mem.get(("mem-memcached", vbytes))
+            ratio = fnum(r["rss_kib"]) / fnum(mc["rss_kib"]) if mc and fnum(mc["rss_kib"]) else None
+            L.append(f"| {vbytes} | {name.replace('mem-', '')} | {int(r['items']):,} | {fnum(r['rss_empty_kib']) / 1024:.1f} "
                      f"| {fnum(r['rss_kib']) / 1024:.1f} | {fnum(r['bytes_per_item']):.0f} "
-                     f"| {fnum(r['overhead_per_item']):.0f} | {fnum(r['delta_overhead_per_item']):.0f} |")
-        L += ["", f"Raw size per item: {mem[next(iter(mem))]['raw_bytes_per_item']} bytes (9-byte key + 100-byte value).", ""]
+                     f"| {fnum(r['overhead_per_item']):.0f} | {fnum(r['delta_overhead_per_item']):.0f} | {fmt(ratio, 2, '×')} |")
+        L.append("")
 
     if os.path.exists(os.path.join(out_dir, "flamegraph-hkv-W4.svg")):
         L += ["## Flame graph", "",

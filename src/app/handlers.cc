@@ -5,6 +5,7 @@
 #include "app/handlers.h"
 
 #include <algorithm>
+#include <array>
 #include <new>
 #include <string>
 
@@ -106,6 +107,20 @@ void KvHandler::handle(const http::Request& req, http::Response& resp) {
   // A thread moved to another core mid-turn may read a slightly smaller counter there: count 0.
   const std::uint64_t now = CycleClock::now();
   metrics_.count_request(req.version, req.method, kind, resp.status, now > turn_started_ ? now - turn_started_ : 0);
+}
+
+void KvHandler::prefetch(std::span<const std::string_view> targets) {
+  constexpr std::size_t kMostKeys = 64;
+  std::array<std::string_view, kMostKeys> keys;
+  std::size_t n = 0;
+  std::string unused;
+  for (std::string_view target : targets) {
+    if (n == kMostKeys) break;
+    const http::Route r = http::route(target, unused);
+    if (r.kind == RouteKind::get_value && r.key_error == KeyError::none && unused.empty()) keys[n++] = r.key;
+    unused.clear();
+  }
+  store_.prefetch(std::span(keys.data(), n));
 }
 
 void KvHandler::route_and_answer(const http::Request& req, http::Response& resp, RouteKind& kind) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "app/auth.h"
@@ -25,6 +26,8 @@ class KvHandler final : public http::RequestHandler {
   KvHandler(Store& store, WorkerMetrics& metrics, const MetricsRegistry& registry, HandlerOptions options)
       : store_(store), metrics_(metrics), registry_(registry), options_(options) {}
   void handle(const http::Request& req, http::Response& resp) override;
+  // Announces the keys of /get/ targets to the store (those that need no percent-decoding).
+  void prefetch(std::span<const std::string_view> targets) override;
   // Called by the worker at the start of every event-loop turn: requests answered in this turn
   // use its clock readings (one pair of clock reads per turn, not per request).
   void begin_turn();

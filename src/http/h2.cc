@@ -5,7 +5,9 @@
 // streams that find no slot wait in arrival order.
 #include <nghttp2/nghttp2.h>
 
+#include <array>
 #include <new>
+#include <span>
 #include <string>
 
 #include "http/h2.h"
@@ -42,6 +44,7 @@ H2Stream* H2Session::open_stream(std::int32_t id) {
 // the value its response borrows.
 void H2Session::close_stream(H2Stream* s) {
   if (receiving_ == s) receiving_ = nullptr;
+  if (s->ended) forget_ended(s);
   if (s->parked) {
     std::erase(parked_, s);
     if (parked_.empty() && waiting_) {
@@ -122,9 +125,49 @@ void H2Session::say_goodbye(std::uint32_t error_code) {
   conn_.close_after_flush();
 }
 
+// Called while nghttp2 parses a read: the stream is answered once the whole read is parsed, with
+// the others that ended in it.
 void H2Session::request_complete(H2Stream* s) {
   s->complete = true;
   --incomplete_streams_;
+  s->ended = true;
+  if (ended_last_ != nullptr) {
+    ended_last_->next_ended = s;
+  } else {
+    ended_first_ = s;
+  }
+  ended_last_ = s;
+}
+
+// A stream closed (reset by the peer) in the same read as its request ended.
+void H2Session::forget_ended(H2Stream* s) {
+  H2Stream* before = nullptr;
+  for (H2Stream* e = ended_first_; e != s; e = e->next_ended) before = e;
+  (before != nullptr ? before->next_ended : ended_first_) = s->next_ended;
+  if (ended_last_ == s) ended_last_ = before;
+}
+
+// Tells the handler which GETs are coming, so that their lookups' cache misses overlap, then
+// admits and answers each stream in the order its request ended.
+void H2Session::answer_ended() {
+  constexpr std::size_t kMostHints = 64;
+  std::array<std::string_view, kMostHints> targets;
+  std::size_t n = 0;
+  for (const H2Stream* s = ended_first_; s != nullptr; s = s->next_ended) {
+    if (n < kMostHints && (s->method == Method::get || s->method == Method::head)) targets[n++] = s->path;
+  }
+  if (n > 1) ctx_.handler.prefetch(std::span(targets.data(), n));
+  while (ended_first_ != nullptr) {
+    H2Stream* s = ended_first_;
+    ended_first_ = s->next_ended;
+    s->ended = false;
+    s->next_ended = nullptr;
+    admit(s);
+  }
+  ended_last_ = nullptr;
+}
+
+void H2Session::admit(H2Stream* s) {
   if (!parked_.empty()) {
     s->parked = true;
     parked_.push_back(s);
@@ -212,6 +255,7 @@ std::size_t H2Session::on_data(const char* data, std::size_t size) {
     conn_.close_after_flush();
     return size;
   }
+  answer_ended();
   pump();
   return size;
 }

@@ -52,6 +52,9 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
  private:
   H2Stream* stream(std::int32_t id);
   void request_complete(H2Stream* s);
+  void answer_ended();
+  void forget_ended(H2Stream* s);
+  void admit(H2Stream* s);
   void dispatch(H2Stream* s);
   void answer(H2Stream* s);
   void release_upgrade_data();
@@ -80,6 +83,10 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   // initial window size until then (see check_window_settings).
   std::int64_t widest_window_ = 0;
   std::int64_t initial_window_ = NGHTTP2_INITIAL_WINDOW_SIZE;
+  // Streams whose request ended in the read being parsed, oldest first (linked, so that an idle
+  // session keeps no buffer for them).
+  H2Stream* ended_first_ = nullptr;
+  H2Stream* ended_last_ = nullptr;
   std::deque<H2Stream*> parked_;
   bool waiting_ = false;
   bool peer_closed_ = false;

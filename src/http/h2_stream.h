@@ -28,6 +28,8 @@ struct H2Stream {
   bool headers_too_large = false;  // past --max-headers or --max-header-bytes: answered 431
   std::uint32_t header_count = 0;
   std::size_t header_bytes = 0;  // counted as SETTINGS_MAX_HEADER_LIST_SIZE does: +32 per field
+  bool ended = false;     // its request ended in the read being parsed: answered once it is
+  H2Stream* next_ended = nullptr;  // the session's list of those, in the order they ended
   bool parked = false;    // waiting for an admission slot
   bool answered = false;  // the response is submitted; the stream now waits on the peer
   // Stream 1 of an upgrade: its DATA waits until the client's preface and SETTINGS are read, so

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "http/fields.h"
@@ -71,6 +72,9 @@ class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
   virtual void handle(const Request& req, Response& resp) = 0;
+  // A hint that handle() follows, in turn, for GET or HEAD requests of these targets (those one
+  // read brought): a handler may start loading what they will need. The default does nothing.
+  virtual void prefetch(std::span<const std::string_view> targets) { static_cast<void>(targets); }
 };
 
 std::string_view status_reason(std::uint16_t status);

@@ -37,7 +37,7 @@ void drop_table_ref(rcu_head* head) {
 
 // Slot bytes per item, on average between a fresh rebuild (45% full) and a resize (75%).
 constexpr std::size_t kTableBytesPerItem = 14;
-// Lookups get_many() overlaps at a time.
+// Lookups prefetch() overlaps at a time.
 constexpr std::size_t kBatch = 16;
 
 class LockFreeStore final : public StoreCore {
@@ -59,11 +59,22 @@ class LockFreeStore final : public StoreCore {
 
   // Lock-free: the lookup runs in the thread's QSBR read-side section; a hit only sets the
   // visited bit and takes a reference.
-  ReadResult get(std::string_view key, std::uint64_t now_ms) override { return get_hashed(hash_key(key), key, now_ms); }
+  ReadResult get(std::string_view key, std::uint64_t now_ms) override {
+    const std::size_t hash = hash_key(key);
+    Value* v = tables_[shard_of(hash)]->find(hash, key);
+    ReadResult result;
+    if (v != nullptr && v->expired(now_ms)) {
+      result.expired = remove_if_current(hash, v);
+    } else if (v != nullptr) {
+      v->mark_visited();
+      result.value = ValueRef::share(v);
+    }
+    return result;
+  }
 
-  // Three passes, so that each lookup's two dependent cache misses (its slots, then its value)
-  // overlap with the other lookups' instead of following one another.
-  void get_many(std::span<const std::string_view> keys, std::uint64_t now_ms, std::span<ReadResult> out) override {
+  // Two passes over each batch: the slots where each lookup starts, then the value of each first
+  // tag match; by the time those arrive the other lookups' are under way.
+  void prefetch(std::span<const std::string_view> keys) override {
     std::array<std::size_t, kBatch> hashes;
     for (std::size_t base = 0; base < keys.size(); base += kBatch) {
       const std::size_t n = std::min(kBatch, keys.size() - base);
@@ -72,7 +83,6 @@ class LockFreeStore final : public StoreCore {
         tables_[shard_of(hashes[i])]->prefetch_slots(hashes[i]);
       }
       for (std::size_t i = 0; i < n; ++i) tables_[shard_of(hashes[i])]->prefetch_match(hashes[i]);
-      for (std::size_t i = 0; i < n; ++i) out[base + i] = get_hashed(hashes[i], keys[base + i], now_ms);
     }
   }
 
@@ -103,19 +113,6 @@ class LockFreeStore final : public StoreCore {
   void retire(Value* v) override { call_rcu(&prefix_of(v)->rcu, drop_table_ref); }
 
  private:
-  // get() with the key's hash already computed.
-  ReadResult get_hashed(std::size_t hash, std::string_view key, std::uint64_t now_ms) {
-    Value* v = tables_[shard_of(hash)]->find(hash, key);
-    ReadResult result;
-    if (v != nullptr && v->expired(now_ms)) {
-      result.expired = remove_if_current(hash, v);
-    } else if (v != nullptr) {
-      v->mark_visited();
-      result.value = ValueRef::share(v);
-    }
-    return result;
-  }
-
   std::array<std::unique_ptr<TagTable>, kShards> tables_;
 };
 

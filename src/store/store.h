@@ -52,11 +52,10 @@ class Store {
 
   // The current value of `key`, unless it expired at `now_ms` (then it is removed).
   virtual ReadResult get(std::string_view key, std::uint64_t now_ms) = 0;
-  // get() for each of `keys` into the same position of `out` (at least as long). A store may
-  // overlap the lookups' cache misses; the results are the same as one get() after another.
-  virtual void get_many(std::span<const std::string_view> keys, std::uint64_t now_ms, std::span<ReadResult> out) {
-    for (std::size_t i = 0; i < keys.size(); ++i) out[i] = get(keys[i], now_ms);
-  }
+  // A hint that get() will be called for each of `keys` soon, in turn (the requests of one read):
+  // a store may start loading what those lookups will touch, so that their cache misses overlap
+  // instead of following one another. Changes nothing; the default does nothing.
+  virtual void prefetch(std::span<const std::string_view> keys) { static_cast<void>(keys); }
   // Stores a copy of `bytes` under `key` (at most Value::kMaxKeyBytes) when `cond` holds,
   // replacing any value, then evicts (SIEVE) until the items fit in max_memory again; readers
   // holding the old value keep it until they release it. `too_large`: the value alone exceeds

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Both stores under everything at once (readers single and batched, writers with and without
-// TTL, deletes, expiry sweeps, iteration, table growth and eviction under a cap), and get_many
-// against get one key at a time. The TSan phase of the test command runs these.
+// Both stores under everything at once (readers with and without prefetch(), writers with and without
+// TTL, deletes, expiry sweeps, iteration, table growth and eviction under a cap), and
+// prefetch() followed by gets against gets alone. The TSan phase of the test command runs these.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -31,8 +31,8 @@ std::string value_for(const std::string& key, unsigned n, std::size_t size) {
 
 class StoreStress : public ::testing::TestWithParam<StoreKind> {};
 
-TEST_P(StoreStress, GetManyAnswersAsGetsOneAfterAnother) {
-  // Two stores with the same content: one answers get_many, the other one get() after another.
+TEST_P(StoreStress, PrefetchChangesNoAnswer) {
+  // Two stores with the same content: one is read after prefetch(), the other without.
   // Attaching registers the thread for both (liburcu's registration is per thread).
   std::array<std::unique_ptr<Store>, 2> stores{make_store(GetParam(), StoreOptions{16, 0}),
                                                make_store(GetParam(), StoreOptions{16, 0})};
@@ -50,9 +50,10 @@ TEST_P(StoreStress, GetManyAnswersAsGetsOneAfterAnother) {
     for (int i = 0; i < 40; ++i) names.push_back(key_name(rng() % 400));
     names.push_back(names.front());
     std::vector<std::string_view> keys(names.begin(), names.end());
-    std::vector<ReadResult> batch(keys.size());
     const std::uint64_t now = round < 25 ? 2000 : 6000;
-    stores[0]->get_many(keys, now, batch);
+    stores[0]->prefetch(keys);
+    std::vector<ReadResult> batch;
+    for (std::string_view k : keys) batch.push_back(stores[0]->get(k, now));
     for (std::size_t i = 0; i < keys.size(); ++i) {
       const ReadResult one = stores[1]->get(keys[i], now);
       ASSERT_EQ(static_cast<bool>(batch[i].value), static_cast<bool>(one.value)) << keys[i];
@@ -67,8 +68,8 @@ TEST_P(StoreStress, GetManyAnswersAsGetsOneAfterAnother) {
 }
 
 // Two writers put (a third of them with a 1-50 ms TTL) and erase over 4,000 keys, past a cap that
-// holds about a quarter of them; two readers check every value they find, one with get(), one
-// with get_many(); a sweeper reaps expired keys and walks the store. At the end the accounting
+// holds about a quarter of them; two readers check every value they find, one of them after
+// prefetch() of 24 keys at a time; a sweeper reaps expired keys and walks the store. At the end the accounting
 // agrees with the content.
 TEST_P(StoreStress, EverythingAtOnceKeepsValuesAndAccountingIntact) {
   constexpr unsigned kKeys = 4000;
@@ -124,12 +125,10 @@ TEST_P(StoreStress, EverythingAtOnceKeepsValuesAndAccountingIntact) {
     std::mt19937 rng(300);
     std::array<std::string, 24> names;
     std::array<std::string_view, 24> keys;
-    std::array<ReadResult, 24> results;
     while (writing.load(std::memory_order_relaxed)) {
       for (std::size_t i = 0; i < keys.size(); ++i) keys[i] = names[i] = key_name(rng() % kKeys);
-      store->get_many(keys, now_ms(), results);
-      for (std::size_t i = 0; i < keys.size(); ++i) check_value(keys[i], results[i]);
-      for (auto& r : results) r = {};
+      store->prefetch(keys);
+      for (std::string_view k : keys) check_value(k, store->get(k, now_ms()));
       store->quiescent();
     }
     store->detach_thread();

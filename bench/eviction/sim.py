@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-# Cache-eviction simulator: replays a Zipf key trace through FIFO, LRU, SIEVE and hkv's
-# 64-shard SIEVE (unit-size objects) and prints the hit ratios as a markdown table.
+# Cache-eviction simulator: replays a Zipf key trace through FIFO, LRU, SIEVE, hkv's 64-shard
+# SIEVE and a CLOCK over hash-table order (unit-size objects); prints the hit ratios as a table.
 import argparse
+import bisect
 import csv
 import itertools
 import random
@@ -133,6 +134,55 @@ class ShardedSieve:
         return False
 
 
+class TableOrderClock(ShardedSieve):
+    """What SIEVE would become without per-item links: each shard's hand sweeps the keys in the
+    order of their slots in the shard's hash table (a second hash of the key), not in insertion
+    order. A new key lands anywhere relative to the hand. Measured to see whether the links can
+    go (issue 13); they cannot (see README.md)."""
+
+    def __init__(self, cap, shards):
+        super().__init__(cap, shards)
+        self.slots = [[] for _ in range(shards)]  # sorted (slot position, key)
+        self.hands = [0] * shards
+
+    @staticmethod
+    def slot_of(key):
+        h = (key * 0xC2B2AE3D27D4EB4F + 0x165667B19E3779F9) & MASK64
+        h ^= h >> 29
+        h = (h * 0xBF58476D1CE4E5B9) & MASK64
+        return h ^ (h >> 32)
+
+    def access(self, key):
+        s = self.shard_of(key)
+        visited = self.shards[s].visited
+        if key in visited:
+            visited[key] = True
+            return True
+        if self.size >= self.cap:
+            n = len(self.shards)
+            self.evict(next((s + i) % n for i in range(n) if self.slots[(s + i) % n]))
+        else:
+            self.size += 1
+        bisect.insort(self.slots[s], (self.slot_of(key), key))
+        visited[key] = False
+        return False
+
+    def evict(self, s):
+        slots, visited = self.slots[s], self.shards[s].visited
+        i = bisect.bisect_left(slots, (self.hands[s], -1))
+        while True:
+            if i >= len(slots):
+                i = 0
+            pos, key = slots[i]
+            if not visited[key]:
+                del slots[i]
+                del visited[key]
+                self.hands[s] = pos
+                return
+            visited[key] = False
+            i += 1
+
+
 def policies(shards):
     """(name, factory(cap)) for every simulated policy, in table order."""
     return [
@@ -140,6 +190,7 @@ def policies(shards):
         ("LRU", Lru),
         ("SIEVE", Sieve),
         (f"SIEVE, {shards} shards", lambda cap: ShardedSieve(cap, shards)),
+        (f"CLOCK in table order, {shards} shards", lambda cap: TableOrderClock(cap, shards)),
     ]
 
 

@@ -26,16 +26,27 @@ constexpr std::uint64_t kQuiescentEvery = 64;
 char g_value[kValueBytes];
 std::unique_ptr<Store> g_stores[2];  // indexed by StoreKind
 
-// Key i's text, written into a buffer of the caller's as a request's key sits in its read
-// buffer: cached, unlike a slot of a 10-MB table of all keys, whose miss would be counted as the
-// store's.
-struct KeyText {
-  char bytes[kKeyBytes];
+// Writes key i, "k" and 9 digits.
+void write_key(std::size_t i, char* out) {
+  out[0] = 'k';
+  for (std::size_t d = kKeyBytes - 1; d > 0; --d, i /= 10) out[d] = static_cast<char>('0' + i % 10);
+}
 
-  std::string_view of(std::size_t i) {
-    bytes[0] = 'k';
-    for (std::size_t d = kKeyBytes - 1; d > 0; --d, i /= 10) bytes[d] = static_cast<char>('0' + i % 10);
-    return {bytes, kKeyBytes};
+// The keys the benchmarks look up: 2^20 keys drawn at random, their text back to back, read in
+// order as a server reads requests from its buffers. As many draws as keys, so the lookups touch
+// the whole store, not a subset that fits in the CPU's cache. Read in order, so the hardware
+// prefetcher brings the text in ahead (a random slot of an array of every key would add a miss
+// the store is not to blame for); written once, before the runs (text written just before each
+// lookup stalls the hash's loads on store forwarding until the lookup before retires).
+constexpr std::size_t kTraceKeys = 1 << 20;
+char g_trace[kTraceKeys * kKeyBytes];
+
+struct Trace {
+  std::size_t at;
+  std::string_view next() {
+    const std::string_view key(g_trace + at * kKeyBytes, kKeyBytes);
+    at = (at + 1) & (kTraceKeys - 1);
+    return key;
   }
 };
 
@@ -58,13 +69,12 @@ std::size_t key_index(std::uint64_t r) { return static_cast<std::size_t>(((r >> 
 
 void BM_Get(benchmark::State& state, StoreKind kind) {
   Store& store = store_of(kind);
-  XorShift rng(static_cast<std::uint64_t>(state.thread_index()) + 1);
   std::uint64_t ops = 0;
   std::uint64_t hits = 0;
-  KeyText text;
+  Trace trace{static_cast<std::size_t>(state.thread_index()) * 7919};
   store.attach_thread();
   for (auto _ : state) {
-    hkv::ValueRef v = store.get(text.of(key_index(rng.next())), 0).value;
+    hkv::ValueRef v = store.get(trace.next(), 0).value;
     hits += static_cast<bool>(v);
     benchmark::DoNotOptimize(v.get());
     if ((++ops % kQuiescentEvery) == 0) store.quiescent();
@@ -79,14 +89,13 @@ void BM_Get(benchmark::State& state, StoreKind kind) {
 void BM_GetPrefetched(benchmark::State& state, StoreKind kind) {
   constexpr std::size_t kBatch = 16;
   Store& store = store_of(kind);
-  XorShift rng(static_cast<std::uint64_t>(state.thread_index()) + 1);
-  std::array<KeyText, kBatch> texts;
+  Trace trace{static_cast<std::size_t>(state.thread_index()) * 7919};
   std::array<std::string_view, kBatch> keys;
   std::uint64_t ops = 0;
   std::uint64_t hits = 0;
   store.attach_thread();
   for (auto _ : state) {
-    for (std::size_t i = 0; i < kBatch; ++i) keys[i] = texts[i].of(key_index(rng.next()));
+    for (std::string_view& k : keys) k = trace.next();
     store.prefetch(keys);
     for (std::string_view k : keys) {
       hkv::ValueRef v = store.get(k, 0).value;
@@ -107,11 +116,11 @@ void BM_Mix80Get20Put(benchmark::State& state, StoreKind kind) {
   const std::string_view value(g_value, kValueBytes);
   std::uint64_t ops = 0;
   std::uint64_t misses = 0;
-  KeyText text;
+  Trace trace{static_cast<std::size_t>(state.thread_index()) * 7919};
   store.attach_thread();
   for (auto _ : state) {
     std::uint64_t r = rng.next();
-    std::string_view key = text.of(key_index(r));
+    std::string_view key = trace.next();
     if (static_cast<std::uint32_t>(r) % 5 == 0) {
       benchmark::DoNotOptimize(store.put(key, value, hkv::ValueMeta{}));
     } else {
@@ -137,13 +146,21 @@ BENCHMARK_CAPTURE(BM_Mix80Get20Put, sharded, StoreKind::sharded)->Threads(1)->Th
 bool preload() {
   for (std::size_t i = 0; i < kValueBytes; ++i) g_value[i] = static_cast<char>('a' + i % 26);
   const std::string_view value(g_value, kValueBytes);
+  XorShift rng(42);
+  for (std::size_t i = 0; i < kTraceKeys; ++i) write_key(key_index(rng.next()), g_trace + i * kKeyBytes);
   for (StoreKind kind : {StoreKind::lockfree, StoreKind::sharded}) {
     auto store = hkv::make_store(kind, hkv::StoreOptions{kCapacity, 0});
     store->attach_thread();
-    KeyText text;
-    for (std::size_t i = 0; i < kKeys; ++i) store->put(text.of(i), value, hkv::ValueMeta{});
+    char key[kKeyBytes];
+    for (std::size_t i = 0; i < kKeys; ++i) {
+      write_key(i, key);
+      store->put(std::string_view(key, kKeyBytes), value, hkv::ValueMeta{});
+    }
     bool ok = store->size() == kKeys;
-    for (std::size_t i = 0; ok && i < kKeys; ++i) ok = static_cast<bool>(store->get(text.of(i), 0).value);
+    for (std::size_t i = 0; ok && i < kKeys; ++i) {
+      write_key(i, key);
+      ok = static_cast<bool>(store->get(std::string_view(key, kKeyBytes), 0).value);
+    }
     store->detach_thread();  // an attached idle thread would hold back every grace period
     if (!ok) {
       std::fprintf(stderr, "preload failed\n");

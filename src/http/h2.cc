@@ -148,21 +148,25 @@ void H2Session::forget_ended(H2Stream* s) {
 }
 
 // Tells the handler which GETs are coming, so that their lookups' cache misses overlap, then
-// admits and answers each stream in the order its request ended.
+// admits and answers each stream in the order its request ended; 64 streams at a time, so that
+// what was prefetched is still in cache when its turn comes.
 void H2Session::answer_ended() {
-  constexpr std::size_t kMostHints = 64;
-  std::array<std::string_view, kMostHints> targets;
-  std::size_t n = 0;
-  for (const H2Stream* s = ended_first_; s != nullptr; s = s->next_ended) {
-    if (n < kMostHints && (s->method == Method::get || s->method == Method::head)) targets[n++] = s->path;
-  }
-  if (n > 1) ctx_.handler.prefetch(std::span(targets.data(), n));
+  constexpr std::size_t kHintsAtOnce = 64;
   while (ended_first_ != nullptr) {
-    H2Stream* s = ended_first_;
-    ended_first_ = s->next_ended;
-    s->ended = false;
-    s->next_ended = nullptr;
-    admit(s);
+    std::array<std::string_view, kHintsAtOnce> targets;
+    std::size_t hints = 0;
+    std::size_t streams = 0;
+    for (const H2Stream* s = ended_first_; s != nullptr && streams < kHintsAtOnce; s = s->next_ended, ++streams) {
+      if (s->method == Method::get || s->method == Method::head) targets[hints++] = s->path;
+    }
+    if (hints > 1) ctx_.handler.prefetch(std::span(targets.data(), hints));
+    for (; streams > 0 && ended_first_ != nullptr; --streams) {
+      H2Stream* s = ended_first_;
+      ended_first_ = s->next_ended;
+      s->ended = false;
+      s->next_ended = nullptr;
+      admit(s);
+    }
   }
   ended_last_ = nullptr;
 }

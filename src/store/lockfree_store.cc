@@ -37,8 +37,9 @@ void drop_table_ref(rcu_head* head) {
 
 // Slot bytes per item, on average between a fresh rebuild (45% full) and a resize (75%).
 constexpr std::size_t kTableBytesPerItem = 14;
-// Lookups prefetch() overlaps at a time.
-constexpr std::size_t kBatch = 16;
+// Lookups prefetch() overlaps at a time: the slots of all of them are asked for before the
+// first is read.
+constexpr std::size_t kBatch = 64;
 
 class LockFreeStore final : public StoreCore {
  public:

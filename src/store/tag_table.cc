@@ -106,13 +106,23 @@ void TagTable::prefetch_slots(std::size_t hash) const {
 }
 
 void TagTable::prefetch_match(std::size_t hash) const {
+  constexpr std::size_t kSlotsLooked = 8;  // a line's worth: about half the keys are past home
   const Slots* s = slots_.load(std::memory_order_acquire);
-  const std::uintptr_t slot = s->at(s->home(hash)).load(std::memory_order_acquire);
-  if ((slot >> kTagShift) != tag_of(hash)) return;
-  // The header and the key: they straddle two cache lines when the value starts late in one.
-  const char* v = reinterpret_cast<const char*>(value_in(slot));
-  __builtin_prefetch(v);
-  __builtin_prefetch(v + Value::kKeyEndsBefore);
+  const std::uintptr_t tag = tag_of(hash);
+  std::size_t i = s->home(hash);
+  for (std::size_t n = 0; n < kSlotsLooked; ++n) {
+    const std::uintptr_t slot = s->at(i).load(std::memory_order_acquire);
+    if (slot == kEmpty) return;
+    if ((slot >> kTagShift) == tag) {
+      // The value's first bytes: its header, key and, when small, its bytes (copied into the
+      // response).
+      const char* v = reinterpret_cast<const char*>(value_in(slot));
+      for (std::size_t at = 0; at < Value::kPrefetchBytes; at += 64) __builtin_prefetch(v + at);
+      __builtin_prefetch(v + Value::kPrefetchBytes - 1);
+      return;
+    }
+    if (++i == s->capacity) i = 0;
+  }
 }
 
 Value* TagTable::put(std::size_t hash, Value* v) {

@@ -31,7 +31,8 @@ class TagTable {
   // RCU read-side section and may use the value until its next quiescent state.
   Value* find(std::size_t hash, std::string_view key) const;
   // Hints for a batch of lookups, each a cache miss the next step would wait on: first the line
-  // of slots where probing for `hash` starts, then the value its first tag match points to.
+  // of slots where probing for `hash` starts, then the value of the first tag match in the next
+  // eight slots.
   void prefetch_slots(std::size_t hash) const;
   void prefetch_match(std::size_t hash) const;
 

@@ -35,7 +35,6 @@ Value::Value(std::size_t key_len, std::size_t type_len, std::size_t size, std::s
       prefix_(static_cast<std::uint8_t>(prefix)),
       flags_(meta.expires_at_ms != 0 ? kHasExpiry : 0) {
   static_assert(offsetof(Value, etag_) + sizeof etag_ == kHeaderBytes, "kHeaderBytes is the packed header");
-  static_assert(kKeyEndsBefore == kHeaderBytes + 8 + 16, "a 16-byte key after the expiry");
 }
 
 ValueRef Value::make(std::string_view key, std::string_view bytes, const ValueMeta& meta,

@@ -29,9 +29,8 @@ class Value {
   static constexpr std::size_t kMaxTypeBytes = 255;
   static constexpr std::size_t kMaxBytes = 0xffffffffu;
 
-  // Bytes from the start of a value within which its key ends, for keys up to 16 bytes with an
-  // expiry (a prefetch hint).
-  static constexpr std::size_t kKeyEndsBefore = 25 + 8 + 16;
+  // How much of a value a lookup prefetches: the header, a key and 150 bytes or so of value.
+  static constexpr std::size_t kPrefetchBytes = 192;
 
   Value(const Value&) = delete;
   Value& operator=(const Value&) = delete;

@@ -126,12 +126,17 @@ class ShardedSieve:
             return True
         if self.size >= self.cap:
             n = len(self.shards)
-            victim = next(self.shards[(s + i) % n] for i in range(n) if self.shards[(s + i) % n])
-            victim.evict()
+            self.evict(next((s + i) % n for i in range(n) if self.shards[(s + i) % n]))
         else:
             self.size += 1
-        self.shards[s].insert(key)
+        self.insert(s, key)
         return False
+
+    def evict(self, s):
+        self.shards[s].evict()
+
+    def insert(self, s, key):
+        self.shards[s].insert(key)
 
 
 class TableOrderClock(ShardedSieve):
@@ -152,20 +157,9 @@ class TableOrderClock(ShardedSieve):
         h = (h * 0xBF58476D1CE4E5B9) & MASK64
         return h ^ (h >> 32)
 
-    def access(self, key):
-        s = self.shard_of(key)
-        visited = self.shards[s].visited
-        if key in visited:
-            visited[key] = True
-            return True
-        if self.size >= self.cap:
-            n = len(self.shards)
-            self.evict(next((s + i) % n for i in range(n) if self.slots[(s + i) % n]))
-        else:
-            self.size += 1
+    def insert(self, s, key):
         bisect.insort(self.slots[s], (self.slot_of(key), key))
-        visited[key] = False
-        return False
+        self.shards[s].visited[key] = False
 
     def evict(self, s):
         slots, visited = self.slots[s], self.shards[s].visited

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Command-line parsing (CLI11). Sizes accept suffixes such as 512KiB or 2MiB.
+// Command-line and config-file parsing (CLI11). Sizes accept suffixes such as 512KiB or 2MiB.
 #include "app/config.h"
 
 #include "app/auth.h"
 #include "app/cache_headers.h"
+#include "app/config_errors.h"
 
 #include <sched.h>
 #include <sys/stat.h>
@@ -41,6 +42,30 @@ bool valid_node_name(std::string_view name) {
 
 namespace {
 
+// --config FILE and --check-config. A key the file has but no flag has is an error, not ignored.
+void add_config_file_flags(CLI::App& app, Config& c) {
+  app.set_config("--config", "",
+                 "Read settings from FILE, one 'name = value' per line (TOML), each name a flag without its "
+                 "leading dashes: 'port = 3000', 'max-memory = \"1GiB\"', 'pin-threads = true'. Flags on the "
+                 "command line override the file. An unknown name or a bad value stops the start (exit 2)");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  app.add_flag("--check-config", c.check_only,
+               "Check the settings (the --config file and the flags) without starting: print the effective "
+               "settings and exit 0, or say what is wrong and exit 2")
+      ->configurable(false);
+}
+
+// Usage errors exit 2 with one line naming the flag, or the file and line of the setting.
+int usage_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  const CLI::Option* file = app.get_config_ptr();
+  const std::string path = file != nullptr && file->count() > 0 ? file->as<std::string>() : std::string();
+  ConfigErrorKind kind = ConfigErrorKind::bad_value;
+  if (dynamic_cast<const CLI::FileError*>(&e) != nullptr) kind = ConfigErrorKind::unreadable;
+  if (dynamic_cast<const CLI::ConfigError*>(&e) != nullptr) kind = ConfigErrorKind::unknown_key;
+  std::cerr << "hkv: " << describe_config_error(path, kind, e.what(), argc, argv) << "\nRun with --help for the flags.\n";
+  return 2;
+}
+
 // The hostname up to its first dot, or "hkv" when it is not a valid node name.
 std::string default_node_name() {
   char host[256] = {};
@@ -57,6 +82,7 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   CLI::App app{"hkv: an in-memory key-value cache served over HTTP/1.1 and h2c"};
   app.set_version_flag("--version", std::string("hkv ") + kVersion);
   app.get_formatter()->column_width(36);
+  add_config_file_flags(app, c);
 
   app.add_option("--port", c.port, "TCP port to listen on (0 picks a free port)")
       ->check(CLI::Range(0, 65535))
@@ -216,8 +242,10 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help, --version
+    return usage_error(app, e, argc, argv);
   }
+
   c.http.h2c_upgrade = !no_h2c_upgrade;
   auto ms = [](double s) { return static_cast<std::int64_t>(s * 1000); };
   c.timeouts.header_ms = ms(header_timeout);
@@ -263,6 +291,10 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   if (c.max_memory == 0) {
     c.warnings.push_back("no --max-memory: the store grows until the machine runs out of memory");
   }
+  // Settings resolved after parsing are shown with the values they resolved to.
+  app.get_option("--threads")->default_str(std::to_string(c.threads));
+  app.get_option("--node-name")->default_str(c.node_name);
+  c.effective_settings = app.config_to_str(true, true);
   return c;
 }
 

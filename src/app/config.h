@@ -39,10 +39,12 @@ struct Config {
   net::ConnectionTimeouts timeouts;
   http::HttpLimits http;
   std::vector<std::string> warnings;  // reported once logging is set up
+  bool check_only = false;            // --check-config: validate, print, exit
+  std::string effective_settings;     // every setting with its value, in the config file's format
 };
 
-// Parses argv. Returns the config, or an exit code when the program should stop (--help,
-// --version, or a usage error already reported on stderr).
+// Parses argv and the --config file. Returns the config, or an exit code when the program should
+// stop (--help and --version: 0; a usage error, already reported on stderr: 2).
 std::variant<Config, int> parse_config(int argc, char** argv);
 
 int available_cores();

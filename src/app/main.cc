@@ -13,6 +13,12 @@ int main(int argc, char** argv) {
     auto parsed = hkv::app::parse_config(argc, argv);
     if (auto* code = std::get_if<int>(&parsed)) return *code;
     auto& config = std::get<hkv::app::Config>(parsed);
+    if (config.check_only) {
+      for (const auto& w : config.warnings) std::fprintf(stderr, "hkv: warning: %s\n", w.c_str());
+      std::printf("# hkv %s: the settings are valid. Effective settings:\n%s", hkv::app::kVersion,
+                  config.effective_settings.c_str());
+      return 0;
+    }
     spdlog::set_level(spdlog::level::from_str(config.log_level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
     for (const auto& w : config.warnings) spdlog::warn("{}", w);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Start-up and shutdown: signals are blocked in every thread and taken with sigwait by the main
-// thread, which then asks each worker to drain and joins them.
+// thread, which then asks each worker to drain and joins them. SIGHUP is logged and ignored.
 #include "app/server.h"
 
 #include <signal.h>
@@ -49,6 +49,7 @@ int run_server(const Config& config) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -102,7 +103,9 @@ int run_server(const Config& config) {
   if (snapshots) snapshots->start_periodic();
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    spdlog::info("SIGHUP: nothing to reload (settings are read once, at start); restart hkv to apply a change");
+  }
   spdlog::info("received {}, draining connections (up to {} s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
                config.shutdown_timeout_s);
   auto started = std::chrono::steady_clock::now();

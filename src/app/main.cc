@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "app/config.h"
@@ -20,7 +21,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     spdlog::set_level(spdlog::level::from_str(config.log_level));
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    // Under systemd the journal stamps each line itself (JOURNAL_STREAM: stdout goes to it).
+    spdlog::set_pattern(std::getenv("JOURNAL_STREAM") != nullptr ? "%l %v" : "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
     for (const auto& w : config.warnings) spdlog::warn("{}", w);
     return hkv::app::run_server(config);
   } catch (const std::exception& e) {

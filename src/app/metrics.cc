@@ -71,6 +71,20 @@ MetricsRegistry::MetricsRegistry(int workers, const Store& store, const http::Ad
   for (int i = 0; i < workers; ++i) workers_.push_back(std::make_unique<WorkerMetrics>());
 }
 
+std::uint64_t MetricsRegistry::requests_total() const {
+  std::uint64_t n = 0;  // every answered request lands in exactly one latency bucket
+  for (const auto& w : workers_) {
+    for (const auto& bucket : w->latency_buckets) n += bucket.get();
+  }
+  return n;
+}
+
+std::uint64_t MetricsRegistry::connections_open() const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) n += w->connections_open.get();
+  return n;
+}
+
 MetricsRegistry::Totals MetricsRegistry::sum() const {
   Totals t;
   for (const auto& w : workers_) {

@@ -67,6 +67,9 @@ class MetricsRegistry {
 
   std::string prometheus_text() const;
   std::string json() const;
+  // Requests answered so far, and client connections open now, across the workers.
+  std::uint64_t requests_total() const;
+  std::uint64_t connections_open() const;
 
  private:
   struct Totals;

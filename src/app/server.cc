@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Start-up and shutdown: signals are blocked in every thread and taken with sigwait by the main
 // thread, which then asks each worker to drain and joins them. SIGHUP is logged and ignored.
+// Under systemd it reports readiness, status and stopping (ServiceStatus).
 #include "app/server.h"
 
 #include <signal.h>
@@ -13,6 +14,7 @@
 
 #include "app/cycle_clock.h"
 #include "app/metrics.h"
+#include "app/service_status.h"
 #include "app/snapshots.h"
 #include "app/worker.h"
 #include "http/admission.h"
@@ -39,6 +41,21 @@ void raise_file_limit(int max_connections) {
     spdlog::warn("the open-file limit ({}) is below --max-connections {} + {}: connections beyond it wait in the "
                  "accept queue (raise ulimit -n)",
                  lim.rlim_cur, max_connections, kSpare);
+  }
+}
+
+// Takes signals until SIGINT or SIGTERM, which it returns. SIGHUP is logged and changes nothing;
+// every few seconds in between, systemd gets a status line.
+int wait_for_stop(const sigset_t& signals, ServiceStatus& service) {
+  constexpr timespec kStatusEvery{5, 0};
+  for (;;) {
+    const int sig = sigtimedwait(&signals, nullptr, &kStatusEvery);
+    if (sig == SIGINT || sig == SIGTERM) return sig;
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: nothing to reload (settings are read once, at start); restart hkv to apply a change");
+    } else {
+      service.update();  // the timeout (or an interrupted wait)
+    }
   }
 }
 
@@ -102,10 +119,10 @@ int run_server(const Config& config) {
   }
   if (snapshots) snapshots->start_periodic();
 
-  int sig = 0;
-  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
-    spdlog::info("SIGHUP: nothing to reload (settings are read once, at start); restart hkv to apply a change");
-  }
+  ServiceStatus service(metrics, *store);
+  service.ready(fmt::format("{}{}{}:{}", v6 ? "[" : "", config.bind, v6 ? "]" : "", listen.port));
+  const int sig = wait_for_stop(signals, service);
+  service.stopping();
   spdlog::info("received {}, draining connections (up to {} s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
                config.shutdown_timeout_s);
   auto started = std::chrono::steady_clock::now();

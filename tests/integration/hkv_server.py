@@ -43,10 +43,11 @@ def require_tools(*tools):
 class HkvServer:
     """A running hkv process. Use as a context manager, or call stop()."""
 
-    def __init__(self, *args, bind="127.0.0.1", threads=2, start_timeout=15.0, preexec_fn=None):
+    def __init__(self, *args, bind="127.0.0.1", threads=2, start_timeout=15.0, preexec_fn=None, env=None):
         self.args = ["--port", "0", "--bind", bind, "--threads", str(threads), *args]
         self.proc = subprocess.Popen([BINARY, *self.args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
+                                     stderr=subprocess.STDOUT, preexec_fn=preexec_fn,
+                                     env=None if env is None else {**os.environ, **env})
         self.log = b""
         self.stopped_by_test = False
         self.host = "127.0.0.1" if ":" not in bind else "::1"

@@ -54,6 +54,6 @@ bool valid_node_name(std::string_view name);
 // The CPUs this process may run on, in order.
 std::vector<int> allowed_cpus();
 
-inline constexpr const char* kVersion = "0.1.0";
+inline constexpr const char* kVersion = HKV_VERSION;  // project(VERSION) in CMakeLists.txt
 
 }  // namespace hkv::app

@@ -78,6 +78,31 @@ class PackageTest(unittest.TestCase):
         with open(os.path.join(self.control, "postrm")) as f:
             self.assertNotIn("rm -", f.read(), "the snapshot must survive removal and purge")
 
+    def run_script(self, name, *args):
+        """Runs a maintainer script with deb-systemd-helper, deb-systemd-invoke and systemctl
+        replaced by stubs that log their arguments; returns the log."""
+        stubs = os.path.join(self.tmp.name, "stubs")
+        log = os.path.join(self.tmp.name, "calls.log")
+        os.makedirs(stubs, exist_ok=True)
+        for tool in ("deb-systemd-helper", "deb-systemd-invoke", "systemctl"):
+            with open(os.path.join(stubs, tool), "w") as f:
+                f.write(f'#!/bin/sh\necho "{tool} $*" >>{log}\nexit 0\n')
+            os.chmod(os.path.join(stubs, tool), 0o755)
+        if os.path.exists(log):
+            os.remove(log)
+        env = {**os.environ, "PATH": f"{stubs}:/usr/sbin:/usr/bin:/sbin:/bin"}
+        p = sh("sh", "-e", os.path.join(self.control, name), *args, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(log) as f:
+            return f.read()
+
+    def test_maintainer_scripts_enable_the_service_and_keep_the_data(self):
+        calls = self.run_script("postinst", "configure")
+        self.assertIn("deb-systemd-helper --quiet was-enabled hkv.service", calls)
+        self.assertIn("deb-systemd-helper enable hkv.service", calls)
+        self.assertIn("deb-systemd-helper mask hkv.service", self.run_script("postrm", "remove"))
+        self.assertIn("deb-systemd-helper purge hkv.service", self.run_script("postrm", "purge"))
+
     def test_units_pass_systemd_analyze_verify(self):
         # A root with the package's files and systemd's own units (targets the service needs).
         shutil.copytree("/lib/systemd/system", os.path.join(self.root, "usr/lib/systemd/system"), dirs_exist_ok=True)

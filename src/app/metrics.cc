@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <span>
 #include <utility>
 
 namespace hkv::app {
@@ -54,7 +55,7 @@ void WorkerMetrics::count_request(http::HttpVersion proto, http::Method method, 
   latency_sum_ticks.add(latency_ticks);
 }
 
-struct MetricsRegistry::Totals {
+struct MetricTotals {
   std::array<std::array<std::array<std::array<std::uint64_t, kCountedStatuses.size()>, kRoutes>, kMethods>, kProtocols>
       requests{};
   std::array<std::uint64_t, kLatencyBounds.size() + 1> latency_buckets{};
@@ -65,6 +66,77 @@ struct MetricsRegistry::Totals {
   std::uint64_t connections_refused = 0, accept_errors = 0;
   std::array<std::uint64_t, net::kAwaitingKinds> timeouts{};
 };
+
+// Everything the pages show comes from one reading, taken once per page.
+struct Readings {
+  MetricTotals t;
+  std::uint64_t items, memory_used, memory_limit, in_flight;
+};
+
+namespace {
+
+// A metric that is one number: its Prometheus name, type and help, and its field in /stats.
+struct ScalarMetric {
+  const char* name;
+  const char* type;
+  const char* help;
+  const char* field;
+  std::uint64_t (*value)(const Readings&);
+};
+
+// A metric with one label: a number per kind.
+struct LabeledMetric {
+  const char* name;
+  const char* type;
+  const char* help;
+  const char* field;
+  std::span<const char* const> kinds;
+  std::uint64_t (*value)(const Readings&, std::size_t kind);
+};
+
+// The metrics both pages list, in this order (requests by label, the latency histogram, build
+// information and uptime have shapes of their own and are written beside these).
+constexpr ScalarMetric kScalars[] = {
+    {"hkv_cache_hits_total", "counter", "GETs that found a live value.", "hits",
+     [](const Readings& r) { return r.t.hits; }},
+    {"hkv_cache_misses_total", "counter", "GETs that found no live value.", "misses",
+     [](const Readings& r) { return r.t.misses; }},
+    {"hkv_evictions_total", "counter", "Values evicted (SIEVE) to stay under --max-memory.", "evictions",
+     [](const Readings& r) { return r.t.evictions; }},
+    {"hkv_expirations_total", "counter", "Expired values removed, on read or by the background sweep.", "expirations",
+     [](const Readings& r) { return r.t.expirations; }},
+    {"hkv_items", "gauge", "Keys in the store, expired ones not yet removed included.", "items",
+     [](const Readings& r) { return r.items; }},
+    {"hkv_memory_used_bytes", "gauge", "Bytes the items use, as --max-memory counts them.", "memory_used_bytes",
+     [](const Readings& r) { return r.memory_used; }},
+    {"hkv_memory_limit_bytes", "gauge", "--max-memory (0 = unbounded).", "memory_limit_bytes",
+     [](const Readings& r) { return r.memory_limit; }},
+    {"hkv_connections_open", "gauge", "Client connections open.", "connections_open",
+     [](const Readings& r) { return r.t.connections_open; }},
+    {"hkv_connections_accepted_total", "counter", "Client connections accepted.", "connections_accepted",
+     [](const Readings& r) { return r.t.connections_accepted; }},
+    {"hkv_connections_refused_total", "counter",
+     "Connections answered 503 and closed because --max-connections were open.", "connections_refused",
+     [](const Readings& r) { return r.t.connections_refused; }},
+    {"hkv_accept_errors_total", "counter",
+     "Times accepting paused for lack of file descriptors or memory (see ulimit -n).", "accept_errors",
+     [](const Readings& r) { return r.t.accept_errors; }},
+    {"hkv_requests_in_flight", "gauge", "Requests being handled: holding an admission slot (--concurrency-limit).",
+     "requests_in_flight", [](const Readings& r) { return r.in_flight; }},
+    {"hkv_h2_goaways_total", "counter", "HTTP/2 GOAWAY frames sent, for any reason.", "h2_goaways",
+     [](const Readings& r) { return r.t.h2_goaways; }},
+};
+
+constexpr LabeledMetric kLabeled[] = {
+    {"hkv_timeouts_total", "counter",
+     "Connections closed by a timeout: header, body, idle or send (--header-timeout etc.).", "timeouts",
+     kTimeoutNames, [](const Readings& r, std::size_t k) { return r.t.timeouts[k]; }},
+    {"hkv_h2_flood_goaways_total", "counter",
+     "HTTP/2 connections sent GOAWAY for crossing a flood limit, by kind (see --help: --h2-*).", "h2_flood_goaways",
+     http::kH2AbuseNames, [](const Readings& r, std::size_t k) { return r.t.h2_abuse[k]; }},
+};
+
+}  // namespace
 
 MetricsRegistry::MetricsRegistry(int workers, const Store& store, const http::AdmissionGate& gate, std::string node)
     : store_(store), gate_(gate), started_(std::chrono::steady_clock::now()), node_(std::move(node)) {
@@ -85,8 +157,8 @@ std::uint64_t MetricsRegistry::connections_open() const {
   return n;
 }
 
-MetricsRegistry::Totals MetricsRegistry::sum() const {
-  Totals t;
+MetricTotals MetricsRegistry::sum() const {
+  MetricTotals t;
   for (const auto& w : workers_) {
     for (std::size_t p = 0; p < kProtocols; ++p)
       for (std::size_t m = 0; m < kMethods; ++m)
@@ -109,8 +181,13 @@ MetricsRegistry::Totals MetricsRegistry::sum() const {
   return t;
 }
 
+Readings MetricsRegistry::read(const MetricTotals& t) const {
+  return Readings{t, store_.size(), store_.bytes_used(), store_.max_memory(),
+                  static_cast<std::uint64_t>(std::max(0, gate_.in_flight()))};
+}
+
 std::string MetricsRegistry::prometheus_text() const {
-  const Totals t = sum();
+  const MetricTotals t = sum();
   std::string out;
   auto family = [&](const char* name, const char* type, const char* help) {
     fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
@@ -145,43 +222,16 @@ std::string MetricsRegistry::prometheus_text() const {
                  static_cast<double>(t.latency_sum_ticks) * CycleClock::ns_per_tick() * 1e-9);
   fmt::format_to(std::back_inserter(out), "hkv_request_duration_seconds_count {}\n", cumulative);
 
-  family("hkv_cache_hits_total", "counter", "GETs that found a live value.");
-  sample("hkv_cache_hits_total", t.hits);
-  family("hkv_cache_misses_total", "counter", "GETs that found no live value.");
-  sample("hkv_cache_misses_total", t.misses);
-  family("hkv_evictions_total", "counter", "Values evicted (SIEVE) to stay under --max-memory.");
-  sample("hkv_evictions_total", t.evictions);
-  family("hkv_expirations_total", "counter", "Expired values removed, on read or by the background sweep.");
-  sample("hkv_expirations_total", t.expirations);
-  family("hkv_items", "gauge", "Keys in the store, expired ones not yet removed included.");
-  sample("hkv_items", store_.size());
-  family("hkv_memory_used_bytes", "gauge", "Bytes the items use, as --max-memory counts them.");
-  sample("hkv_memory_used_bytes", store_.bytes_used());
-  family("hkv_memory_limit_bytes", "gauge", "--max-memory (0 = unbounded).");
-  sample("hkv_memory_limit_bytes", store_.max_memory());
-  family("hkv_connections_open", "gauge", "Client connections open.");
-  sample("hkv_connections_open", t.connections_open);
-  family("hkv_connections_accepted_total", "counter", "Client connections accepted.");
-  sample("hkv_connections_accepted_total", t.connections_accepted);
-  family("hkv_connections_refused_total", "counter",
-         "Connections answered 503 and closed because --max-connections were open.");
-  sample("hkv_connections_refused_total", t.connections_refused);
-  family("hkv_accept_errors_total", "counter",
-         "Times accepting paused for lack of file descriptors or memory (see ulimit -n).");
-  sample("hkv_accept_errors_total", t.accept_errors);
-  family("hkv_timeouts_total", "counter",
-         "Connections closed by a timeout: header, body, idle or send (--header-timeout etc.).");
-  for (std::size_t k = 0; k < net::kAwaitingKinds; ++k)
-    fmt::format_to(std::back_inserter(out), "hkv_timeouts_total{{kind=\"{}\"}} {}\n", kTimeoutNames[k], t.timeouts[k]);
-  family("hkv_requests_in_flight", "gauge", "Requests being handled: holding an admission slot (--concurrency-limit).");
-  sample("hkv_requests_in_flight", static_cast<std::uint64_t>(std::max(0, gate_.in_flight())));
-  family("hkv_h2_goaways_total", "counter", "HTTP/2 GOAWAY frames sent, for any reason.");
-  sample("hkv_h2_goaways_total", t.h2_goaways);
-  family("hkv_h2_flood_goaways_total", "counter",
-         "HTTP/2 connections sent GOAWAY for crossing a flood limit, by kind (see --help: --h2-*).");
-  for (std::size_t a = 0; a < http::kH2AbuseKinds; ++a)
-    fmt::format_to(std::back_inserter(out), "hkv_h2_flood_goaways_total{{kind=\"{}\"}} {}\n", http::kH2AbuseNames[a],
-                   t.h2_abuse[a]);
+  const Readings readings = read(t);
+  for (const ScalarMetric& m : kScalars) {
+    family(m.name, m.type, m.help);
+    sample(m.name, m.value(readings));
+  }
+  for (const LabeledMetric& m : kLabeled) {
+    family(m.name, m.type, m.help);
+    for (std::size_t k = 0; k < m.kinds.size(); ++k)
+      fmt::format_to(std::back_inserter(out), "{}{{kind=\"{}\"}} {}\n", m.name, m.kinds[k], m.value(readings, k));
+  }
   family("hkv_uptime_seconds", "gauge", "Seconds since the server started.");
   fmt::format_to(std::back_inserter(out), "hkv_uptime_seconds {:.3f}\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
@@ -189,32 +239,19 @@ std::string MetricsRegistry::prometheus_text() const {
 }
 
 std::string MetricsRegistry::json() const {
-  const Totals t = sum();
+  const MetricTotals t = sum();
   std::string out = "{";
   auto field = [&](const char* name, auto v) { fmt::format_to(std::back_inserter(out), "\"{}\":{},", name, v); };
   fmt::format_to(std::back_inserter(out), "\"node\":\"{}\",\"version\":\"{}\",", node_, kVersion);
   field("uptime_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
-  field("items", store_.size());
-  field("memory_used_bytes", store_.bytes_used());
-  field("memory_limit_bytes", store_.max_memory());
-  field("hits", t.hits);
-  field("misses", t.misses);
-  field("evictions", t.evictions);
-  field("expirations", t.expirations);
-  field("connections_open", t.connections_open);
-  field("connections_accepted", t.connections_accepted);
-  field("requests_in_flight", std::max(0, gate_.in_flight()));
-  field("connections_refused", t.connections_refused);
-  field("accept_errors", t.accept_errors);
-  out += "\"timeouts\":{";
-  for (std::size_t k = 0; k < net::kAwaitingKinds; ++k)
-    fmt::format_to(std::back_inserter(out), "{}\"{}\":{}", k == 0 ? "" : ",", kTimeoutNames[k], t.timeouts[k]);
-  out += "},";
-  field("h2_goaways", t.h2_goaways);
-  out += "\"h2_flood_goaways\":{";
-  for (std::size_t a = 0; a < http::kH2AbuseKinds; ++a)
-    fmt::format_to(std::back_inserter(out), "{}\"{}\":{}", a == 0 ? "" : ",", http::kH2AbuseNames[a], t.h2_abuse[a]);
-  out += "},";
+  const Readings readings = read(t);
+  for (const ScalarMetric& m : kScalars) field(m.field, m.value(readings));
+  for (const LabeledMetric& m : kLabeled) {
+    fmt::format_to(std::back_inserter(out), "\"{}\":{{", m.field);
+    for (std::size_t k = 0; k < m.kinds.size(); ++k)
+      fmt::format_to(std::back_inserter(out), "{}\"{}\":{}", k == 0 ? "" : ",", m.kinds[k], m.value(readings, k));
+    out += "},";
+  }
   out += "\"requests\":[";
   bool first = true;
   std::uint64_t total = 0;

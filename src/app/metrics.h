@@ -58,6 +58,9 @@ struct alignas(64) WorkerMetrics {
                      std::uint64_t latency_ticks);
 };
 
+struct MetricTotals;  // the workers' counters summed (metrics.cc)
+struct Readings;      // those and the store's and admission's numbers, for one page
+
 class MetricsRegistry {
  public:
   // `node`: this node's name (--node-name), shown in /stats and hkv_build_info.
@@ -72,8 +75,8 @@ class MetricsRegistry {
   std::uint64_t connections_open() const;
 
  private:
-  struct Totals;
-  Totals sum() const;
+  MetricTotals sum() const;
+  Readings read(const MetricTotals& t) const;
 
   std::vector<std::unique_ptr<WorkerMetrics>> workers_;
   const Store& store_;

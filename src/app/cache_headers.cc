@@ -8,16 +8,11 @@
 #include <charconv>
 
 #include "http/request.h"
+#include "http/syntax.h"
 
 namespace hkv::app {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::optional<std::uint64_t> parse_seconds(std::string_view s) {
   if (s.empty() || s.size() > 12) return std::nullopt;
@@ -31,21 +26,18 @@ std::optional<std::uint64_t> parse_seconds(std::string_view s) {
 // directive without one.
 std::optional<std::string_view> max_age_of(std::string_view cc, bool& malformed) {
   while (!cc.empty()) {
-    std::size_t comma = cc.find(',');
-    std::string_view d = trim(cc.substr(0, comma));
+    const std::string_view d = http::next_list_item(cc);
     std::size_t eq = d.find('=');
-    std::string_view name = trim(d.substr(0, eq));
+    std::string_view name = http::trim_ows(d.substr(0, eq));
     if (name.size() == 7 && strncasecmp(name.data(), "max-age", 7) == 0) {
       if (eq == std::string_view::npos) {
         malformed = true;
         return std::nullopt;
       }
-      std::string_view arg = trim(d.substr(eq + 1));
+      std::string_view arg = http::trim_ows(d.substr(eq + 1));
       if (arg.size() >= 2 && arg.front() == '"' && arg.back() == '"') arg = arg.substr(1, arg.size() - 2);
       return arg;
     }
-    if (comma == std::string_view::npos) break;
-    cc.remove_prefix(comma + 1);
   }
   return std::nullopt;
 }

@@ -6,23 +6,19 @@
 #include <fstream>
 #include <string>
 
+#include "http/syntax.h"
+
 namespace hkv::app {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
-}
 
 // The 1-based line of `file` that sets `key` ("key = value"), or whose text is `key`; 0 if none.
 int line_of(const std::string& file, std::string_view key) {
   std::ifstream in(file);
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
-    std::string_view text = trim(line);
-    if (text == key || trim(text.substr(0, text.find('='))) == key) return n;
+    std::string_view text = http::trim_ows(line);
+    if (text == key || http::trim_ows(text.substr(0, text.find('='))) == key) return n;
   }
   return 0;
 }

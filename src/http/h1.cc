@@ -11,33 +11,11 @@
 
 #include "http/h2.h"
 #include "http/response.h"
+#include "http/syntax.h"
 
 namespace hkv::http {
 
 namespace {
-
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-// The first item of a comma-separated list, trimmed; removes it (and its comma) from `list`.
-std::string_view next_item(std::string_view& list) {
-  std::size_t comma = list.find(',');
-  std::string_view item = trim(list.substr(0, comma));
-  list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
-  return item;
-}
-
-bool has_token(std::string_view list, std::string_view token) {
-  while (!list.empty()) {
-    if (iequals(next_item(list), token)) return true;
-  }
-  return false;
-}
 
 // RFC 9112 6.1 and 6.3: a request's codings must end with chunked, applied once (else 400); hkv
 // decodes no other coding (501). Empty list items are skipped (RFC 9110 5.6.1).
@@ -46,7 +24,7 @@ std::uint16_t transfer_coding_status(std::string_view list) {
   bool last_is_chunked = false;
   bool other = false;
   while (!list.empty()) {
-    std::string_view item = next_item(list);
+    std::string_view item = next_list_item(list);
     if (item.empty()) continue;
     last_is_chunked = iequals(item, "chunked");
     chunked += last_is_chunked;
@@ -250,7 +228,7 @@ int H1Session::fail(std::uint16_t status, const char* message) {
 // after value bytes.) Before the current input, the last non-blank byte of the previous one.
 bool H1Session::starts_folded_line(const char* at) const {
   const char* p = at;
-  while (p > input_.data() && is_blank(p[-1])) --p;
+  while (p > input_.data() && is_ows(p[-1])) --p;
   return (p > input_.data() ? p[-1] : last_nonblank_) == '\n';
 }
 
@@ -271,7 +249,7 @@ void H1Session::finish_header() {
     has_host_ = true;
   } else if (iequals(field_, "transfer-encoding")) {
     // llhttp takes an empty Transfer-Encoding for none at all.
-    if (trim(value_).empty()) fail(400, "empty Transfer-Encoding");
+    if (trim_ows(value_).empty()) fail(400, "empty Transfer-Encoding");
     transfer_encoding_ += ',';
     transfer_encoding_ += value_;
   } else if (iequals(field_, "expect")) {
@@ -280,7 +258,7 @@ void H1Session::finish_header() {
     }
     expect_continue_ = true;
   } else if (iequals(field_, "upgrade")) {
-    wants_h2c_ = has_token(value_, "h2c");
+    wants_h2c_ = list_has_token(value_, "h2c");
   } else if (iequals(field_, "http2-settings")) {
     http2_settings_ = value_;
     ++http2_settings_fields_;

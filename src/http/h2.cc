@@ -14,6 +14,7 @@
 #include "http/h2_memory.h"
 #include "http/h2_session.h"
 #include "http/response.h"
+#include "http/syntax.h"
 
 namespace hkv::http {
 
@@ -361,29 +362,6 @@ std::unique_ptr<net::Protocol> upgrade_to_h2(net::Connection& conn, HttpContext&
   auto s = std::make_unique<H2Session>(conn, ctx);
   if (!s->init(&req)) return nullptr;
   return s;
-}
-
-bool base64url_decode(std::string_view in, std::string& out) {
-  out.clear();
-  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-' || c == '+') v = 62;
-    else if (c == '_' || c == '/') v = 63;
-    else return false;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return bits < 6;  // a lone trailing character cannot encode a byte
 }
 
 }  // namespace hkv::http

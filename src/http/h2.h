@@ -30,7 +30,5 @@ std::unique_ptr<net::Protocol> make_h2_session(net::Connection& conn, HttpContex
 std::unique_ptr<net::Protocol> upgrade_to_h2(net::Connection& conn, HttpContext& ctx,
                                              const UpgradeRequest& req);
 
-// Decodes base64url (padding optional). Returns false on a character outside the alphabet.
-bool base64url_decode(std::string_view in, std::string& out);
 
 }  // namespace hkv::http

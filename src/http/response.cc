@@ -2,6 +2,8 @@
 // Status reasons, Date caching and the HTTP/1.1 response writer.
 #include "http/response.h"
 
+#include "http/syntax.h"
+
 #include <array>
 #include <charconv>
 #include <cstring>
@@ -53,32 +55,26 @@ std::string_view status_reason(std::uint16_t status) {
 
 namespace {
 
-constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 }  // namespace
 
 void format_etag(std::uint64_t etag, char* out) {
   out[0] = '"';
-  for (int i = 0; i < 10; ++i) out[1 + i] = kBase64Url[(etag >> (58 - 6 * i)) & 63];
-  out[11] = kBase64Url[(etag & 15) << 2];
+  for (int i = 0; i < 10; ++i) out[1 + i] = kBase64UrlAlphabet[(etag >> (58 - 6 * i)) & 63];
+  out[11] = kBase64UrlAlphabet[(etag & 15) << 2];
   out[12] = '"';
 }
 
 bool parse_etag(std::string_view opaque, std::uint64_t& etag) {
-  static constexpr auto kValues = [] {
-    std::array<int, 256> t{};
-    t.fill(-1);
-    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kBase64Url[i])] = i;
-    return t;
-  }();
+  // What format_etag writes: the URL-safe alphabet only, not base64's '+' and '/'.
+  auto value = [](char c) { return c == '+' || c == '/' ? -1 : base64url_value(c); };
   if (opaque.size() != kEtagChars - 2) return false;
   std::uint64_t e = 0;
   for (int i = 0; i < 10; ++i) {
-    const int v = kValues[static_cast<unsigned char>(opaque[i])];
+    const int v = value(opaque[i]);
     if (v < 0) return false;
     e = (e << 6) | static_cast<std::uint64_t>(v);
   }
-  const int last = kValues[static_cast<unsigned char>(opaque[10])];
+  const int last = value(opaque[10]);
   if (last < 0 || (last & 3) != 0) return false;  // the low 2 bits of the last character are unused
   etag = (e << 4) | static_cast<std::uint64_t>(last >> 2);
   return true;

@@ -75,15 +75,24 @@ std::string default_node_name() {
   return valid_node_name(name) ? name : "hkv";
 }
 
-}  // namespace
+// Flag values that become Config fields only after parsing: converted, capped or checked together.
+struct PendingFlags {
+  int concurrency_limit = Config{}.concurrency_limit;
+  double header_timeout = 10, body_timeout = 30, idle_timeout = 60, send_timeout = 60;
+  std::string snapshot_load = "always";
+  std::string store = "lockfree";
+  bool no_h2c_upgrade = false;
+  std::string token_file;
+  CLI::Option* node_name = nullptr;
+};
 
-std::variant<Config, int> parse_config(int argc, char** argv) {
-  Config c;
-  CLI::App app{"hkv: an in-memory key-value cache served over HTTP/1.1 and h2c"};
-  app.set_version_flag("--version", std::string("hkv ") + kVersion);
-  app.get_formatter()->column_width(36);
-  add_config_file_flags(app, c);
+// A number of seconds from 0 (none) to a day.
+void add_seconds(CLI::App& app, const std::string& flag, double& seconds, const std::string& help) {
+  app.add_option(flag, seconds, help)->check(CLI::Range(0.0, 86400.0))->capture_default_str();
+}
 
+// Where and how much: the listener, the workers, admission and connections.
+void add_server_flags(CLI::App& app, Config& c, PendingFlags& p) {
   app.add_option("--port", c.port, "TCP port to listen on (0 picks a free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
@@ -91,10 +100,9 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", c.threads, "Worker threads, one event loop each (default: cores available)")
       ->check(CLI::Range(1, 1024));
-  int limit = c.concurrency_limit;
   app.add_flag("--pin-threads", c.pin_threads,
                "Pin worker i to the i-th core this process may use (wraps around)");
-  app.add_option("--concurrency-limit", limit,
+  app.add_option("--concurrency-limit", p.concurrency_limit,
                  "Requests being handled at once across the server (a slot is freed once the response is queued, not when the client has read it); more wait (never refused). Max 500")
       ->check(CLI::Validator(
           [](const std::string& v) -> std::string {
@@ -107,37 +115,36 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
                  "Open client connections across all workers; more are answered 503 (Retry-After) and closed")
       ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();
-  double header_timeout = 10, body_timeout = 30, idle_timeout = 60, send_timeout = 60;
-  app.add_option("--header-timeout", header_timeout,
+}
+
+// How long a client may take, and how slowly.
+void add_timeout_flags(CLI::App& app, Config& c, PendingFlags& p) {
+  add_seconds(app, "--header-timeout", p.header_timeout,
                  "Seconds a client has to send a whole request head, from its first byte (and a new "
-                 "connection, from accept); then 408 and close. 0 = none")
-      ->check(CLI::Range(0.0, 86400.0))
-      ->capture_default_str();
-  app.add_option("--body-timeout", body_timeout,
+                 "connection, from accept); then 408 and close. 0 = none");
+  add_seconds(app, "--body-timeout", p.body_timeout,
                  "Seconds a request body may go without a byte arriving; then 408 and close. Also the "
-                 "start of the body's deadline (see --min-body-rate). 0 = none")
-      ->check(CLI::Range(0.0, 86400.0))
-      ->capture_default_str();
+                 "start of the body's deadline (see --min-body-rate). 0 = none");
   app.add_option("--min-body-rate", c.timeouts.min_body_rate,
                  "Bytes per second a request body must average: its deadline is --body-timeout plus the "
                  "bytes received divided by this rate, so a body trickled slower gets 408 and close "
                  "(HTTP/2: GOAWAY). 0 = no minimum")
       ->capture_default_str();
-  app.add_option("--idle-timeout", idle_timeout,
-                 "Seconds a keep-alive connection may sit idle between requests before it is closed. 0 = none")
-      ->check(CLI::Range(0.0, 86400.0))
-      ->capture_default_str();
-  app.add_option("--send-timeout", send_timeout,
+  add_seconds(app, "--idle-timeout", p.idle_timeout,
+                 "Seconds a keep-alive connection may sit idle between requests before it is closed. 0 = none");
+  add_seconds(app, "--send-timeout", p.send_timeout,
                  "Seconds a response may wait for a client that does not read it (HTTP/2: or does not "
                  "open its window); then the connection is closed. Also the start of the response's "
-                 "deadline (see --min-send-rate). 0 = none")
-      ->check(CLI::Range(0.0, 86400.0))
-      ->capture_default_str();
+                 "deadline (see --min-send-rate). 0 = none");
   app.add_option("--min-send-rate", c.timeouts.min_send_rate,
                  "Bytes per second a client must take a response at, on average: its deadline is "
                  "--send-timeout plus the bytes sent divided by this rate (a window opened a byte at a "
                  "time is cut). 0 = no minimum")
       ->capture_default_str();
+}
+
+// Request and HTTP/2 limits.
+void add_http_limit_flags(CLI::App& app, Config& c) {
   app.add_option("--max-streams", c.http.max_streams,
                  "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection")
       ->check(CLI::Range(1, 1 << 20))
@@ -182,6 +189,10 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
                  "connection, before GOAWAY")
       ->check(CLI::Range(1u, 1u << 20))
       ->capture_default_str();
+}
+
+// The store, its memory, expiry and snapshots, and shutdown.
+void add_store_flags(CLI::App& app, Config& c, PendingFlags& p) {
   app.add_option("--initial-capacity", c.initial_capacity, "Entries the table is pre-sized for")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32))
       ->capture_default_str();
@@ -205,31 +216,31 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   app.add_flag("--ignore-bad-snapshot", c.ignore_bad_snapshot,
                "Start empty when the snapshot is corrupt or truncated, renaming it aside (default: refuse "
                "to start)");
-  std::string snapshot_load = "always";
-  app.add_option("--snapshot-load", snapshot_load,
+  app.add_option("--snapshot-load", p.snapshot_load,
                  "Which snapshot to load at start: 'always' loads whatever is there (after a crash, the last "
                  "periodic one, so writes made since are lost); 'clean-only' loads it only if the last run ended "
                  "with a clean shutdown snapshot and otherwise starts empty, so a cluster node never serves a value "
                  "older than an acknowledged write or a key whose delete was acknowledged")
       ->check(CLI::IsMember({"always", "clean-only"}))
       ->capture_default_str();
-  std::string store = "lockfree";
-  app.add_option("--store", store, "Store implementation: lockfree (liburcu QSBR hash table) or sharded (mutexes)")
+  app.add_option("--store", p.store, "Store implementation: lockfree (liburcu QSBR hash table) or sharded (mutexes)")
       ->check(CLI::IsMember({"lockfree", "sharded"}))
       ->capture_default_str();
   app.add_option("--shutdown-timeout", c.shutdown_timeout_s,
                  "Seconds to finish in-flight requests after SIGINT/SIGTERM")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
-  bool no_h2c_upgrade = false;
-  app.add_flag("--no-h2c-upgrade", no_h2c_upgrade,
+}
+
+// Upgrade, access, the node's name and logging.
+void add_access_flags(CLI::App& app, Config& c, PendingFlags& p) {
+  app.add_flag("--no-h2c-upgrade", p.no_h2c_upgrade,
                "Ignore 'Upgrade: h2c' (h2c by prior knowledge still works)");
-  std::string token_file;
-  app.add_option("--auth-token-file", token_file,
+  app.add_option("--auth-token-file", p.token_file,
                  "File whose first line is a bearer token: writes, deletes, /metrics and /stats then need "
                  "'Authorization: Bearer <token>' (401 otherwise)");
   app.add_flag("--auth-reads", c.auth_reads, "With --auth-token-file: GET/HEAD /get/{key} need the token too");
-  CLI::Option* node_name = app.add_option("--node-name", c.node_name,
+  p.node_name = app.add_option("--node-name", c.node_name,
                  "This node's name in a cluster, shown in /stats and in the hkv_build_info metric's node label "
                  "(default: the hostname). 1 to 64 letters, digits, '.', '-', '_' or ':'");
   app.add_flag("--node-header", c.node_header,
@@ -238,49 +249,46 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+}
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help, --version
-    return usage_error(app, e, argc, argv);
-  }
-
-  c.http.h2c_upgrade = !no_h2c_upgrade;
+// Turns the parsed flags into the Config and checks what no single flag can: 0, or the exit code
+// of a usage error already reported.
+int finish_config(Config& c, const PendingFlags& p) {
+  c.http.h2c_upgrade = !p.no_h2c_upgrade;
   auto ms = [](double s) { return static_cast<std::int64_t>(s * 1000); };
-  c.timeouts.header_ms = ms(header_timeout);
-  c.timeouts.body_ms = ms(body_timeout);
-  c.timeouts.idle_ms = ms(idle_timeout);
-  c.timeouts.send_ms = ms(send_timeout);
-  c.store = store == "sharded" ? StoreKind::sharded : StoreKind::lockfree;
-  c.snapshot_clean_only = snapshot_load == "clean-only";
-  if (limit > 500) {
-    c.warnings.push_back("--concurrency-limit " + std::to_string(limit) + " capped to 500");
-    limit = 500;
+  c.timeouts.header_ms = ms(p.header_timeout);
+  c.timeouts.body_ms = ms(p.body_timeout);
+  c.timeouts.idle_ms = ms(p.idle_timeout);
+  c.timeouts.send_ms = ms(p.send_timeout);
+  c.store = p.store == "sharded" ? StoreKind::sharded : StoreKind::lockfree;
+  c.snapshot_clean_only = p.snapshot_load == "clean-only";
+  c.concurrency_limit = p.concurrency_limit;
+  if (c.concurrency_limit > 500) {
+    c.warnings.push_back("--concurrency-limit " + std::to_string(c.concurrency_limit) + " capped to 500");
+    c.concurrency_limit = 500;
   }
-  c.concurrency_limit = limit;
   if (c.threads == 0) c.threads = available_cores();
   if (c.snapshot_path.empty() && (c.snapshot_interval_s > 0 || c.ignore_bad_snapshot || c.snapshot_clean_only)) {
     std::cerr << "--snapshot-interval, --snapshot-load clean-only and --ignore-bad-snapshot need --snapshot FILE\n";
     return 2;
   }
-  if (node_name->count() == 0) c.node_name = default_node_name();
+  if (p.node_name->count() == 0) c.node_name = default_node_name();
   if (!valid_node_name(c.node_name)) {
     std::cerr << "--node-name: '" << c.node_name << "' is not 1 to 64 letters, digits, '.', '-', '_' or ':'\n";
     return 2;
   }
-  if (c.auth_reads && token_file.empty()) {
+  if (c.auth_reads && p.token_file.empty()) {
     std::cerr << "--auth-reads needs --auth-token-file FILE\n";
     return 2;
   }
-  if (!token_file.empty()) {
-    if (std::optional<std::string> error = read_token_file(token_file, c.auth_token)) {
+  if (!p.token_file.empty()) {
+    if (std::optional<std::string> error = read_token_file(p.token_file, c.auth_token)) {
       std::cerr << *error << "\n";
       return 2;
     }
     struct stat st{};
-    if (::stat(token_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-      c.warnings.push_back("--auth-token-file " + token_file + " can be read by other users (chmod 600 it)");
+    if (::stat(p.token_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      c.warnings.push_back("--auth-token-file " + p.token_file + " can be read by other users (chmod 600 it)");
     }
   }
   if (!is_loopback(c.bind) && c.auth_token.empty()) {
@@ -291,9 +299,38 @@ std::variant<Config, int> parse_config(int argc, char** argv) {
   if (c.max_memory == 0) {
     c.warnings.push_back("no --max-memory: the store grows until the machine runs out of memory");
   }
+  return 0;
+}
+
+}  // namespace
+
+std::variant<Config, int> parse_config(int argc, char** argv) {
+  Config c;
+  PendingFlags p;
+  CLI::App app{"hkv: an in-memory key-value cache served over HTTP/1.1 and h2c"};
+  app.set_version_flag("--version", std::string("hkv ") + kVersion);
+  app.get_formatter()->column_width(36);
+  add_config_file_flags(app, c);
+  add_server_flags(app, c, p);
+  add_timeout_flags(app, c, p);
+  add_http_limit_flags(app, c);
+  add_store_flags(app, c, p);
+  add_access_flags(app, c, p);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help, --version
+    return usage_error(app, e, argc, argv);
+  }
+  if (int code = finish_config(c, p)) return code;
   // Settings resolved after parsing are shown with the values they resolved to.
   app.get_option("--threads")->default_str(std::to_string(c.threads));
   app.get_option("--node-name")->default_str(c.node_name);
+  if (c.concurrency_limit != p.concurrency_limit) {  // capped
+    CLI::Option* limit = app.get_option("--concurrency-limit");
+    limit->clear();
+    limit->add_result(std::to_string(c.concurrency_limit));
+  }
   c.effective_settings = app.config_to_str(true, true);
   return c;
 }

@@ -119,6 +119,10 @@ class ConfigFileTest(unittest.TestCase):
         self.assertEqual(got["node-name"], '"n1"')
         self.assertEqual(got["threads"], "3")
         self.assertIn("settings are valid", out)
+        code, out, err = run("--check-config", "--concurrency-limit", "600")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(settings_of(out)["concurrency-limit"], "500", "shown as capped, as it runs")
+        self.assertIn("capped to 500", err)
 
     def test_check_config_rejects_what_the_start_would(self):
         for args in (("--config", self.write('port = "x"\n')), ("--auth-reads",), ("--node-name", "a b")):

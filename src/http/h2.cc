@@ -21,6 +21,7 @@ namespace hkv::http {
 H2Session::H2Session(net::Connection& conn, HttpContext& ctx) : conn_(conn), ctx_(ctx), guard_(ctx.limits) {}
 
 H2Session::~H2Session() {
+  torn_down_ = true;
   close_all_streams();
   if (session_ != nullptr) nghttp2_session_del(session_);
 }
@@ -54,7 +55,7 @@ void H2Session::close_stream(H2Stream* s) {
     }
   }
   if (s->answered) --answered_streams_;
-  if (s->resp.shared.release) s->resp.shared.release(s->resp.shared.owner);
+  release_body(s);
   if (s->prev != nullptr) s->prev->next = s->next;
   if (s->next != nullptr) s->next->prev = s->prev;
   if (streams_ == s) streams_ = s->next;
@@ -62,6 +63,17 @@ void H2Session::close_stream(H2Stream* s) {
   if (!s->complete) --incomplete_streams_;
   s->~H2Stream();
   thread_h2_memory()->free(s, nullptr);
+}
+
+// The value a stream's response borrowed is released once the output holds none of its bytes.
+void H2Session::release_body(H2Stream* s) {
+  const net::ExternalBytes& body = s->resp.shared;
+  if (body.release == nullptr) return;
+  if (s->body_lent && !torn_down_) {
+    conn_.out().release_after_queued(body.owner, body.release);
+  } else {
+    body.release(body.owner);
+  }
 }
 
 // nghttp2_session_del() does not call on_stream_close, so streams still open when the
@@ -290,6 +302,17 @@ void H2Session::pump() {
 }
 
 void H2Session::on_drained() { pump(); }
+
+// nghttp2 has framed a DATA frame without copying its body (h2_read_body): queue it, unless the
+// output is already at its high-water mark, in which case nghttp2 offers the frame again later.
+int H2Session::on_send_data(nghttp2_session*, nghttp2_frame* frame, const std::uint8_t* frame_head,
+                            std::size_t length, nghttp2_data_source* source, void* self) {
+  auto* h = static_cast<H2Session*>(self);
+  net::OutputQueue& out = h->conn_.out();
+  if (out.pending() >= h->ctx_.limits.output_high_water) return NGHTTP2_ERR_WOULDBLOCK;
+  h2_send_body(*static_cast<H2Stream*>(source->ptr), *frame, frame_head, length, out);
+  return 0;
+}
 
 // The client's SETTINGS have come after an upgrade: stream 1 may now send its DATA.
 void H2Session::release_upgrade_data() {

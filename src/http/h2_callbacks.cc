@@ -35,6 +35,7 @@ const nghttp2_session_callbacks* h2_session_callbacks() {
       nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, H2Session::on_frame_recv);
       nghttp2_session_callbacks_set_on_stream_close_callback(cbs, H2Session::on_stream_close);
       nghttp2_session_callbacks_set_on_frame_send_callback(cbs, H2Session::on_frame_send);
+      nghttp2_session_callbacks_set_send_data_callback(cbs, H2Session::on_send_data);
       nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, H2Session::on_begin_frame);
       nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, H2Session::on_invalid_frame_recv);
     }

@@ -71,13 +71,38 @@ ssize_t h2_read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::siz
                      nghttp2_data_source* source, void*) {
   auto* s = static_cast<H2Stream*>(source->ptr);
   if (s->hold_data) return NGHTTP2_ERR_DEFERRED;  // resumed by the session (see H2Stream::hold_data)
-  const char* body = s->resp.shared.owner ? s->resp.shared.data : s->resp.text.data();
-  std::size_t left = s->resp.body_size() - s->body_offset;
-  std::size_t n = std::min(left, length);
-  if (n > 0) std::memcpy(buf, body + s->body_offset, n);
-  s->body_offset += n;
-  if (s->body_offset == s->resp.body_size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  const Response& r = s->resp;
+  const std::size_t n = std::min(r.body_size() - s->body_read, length);
+  if (r.body_size() > kBodyCopiedUpTo) {
+    *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;  // h2_send_body queues the frame
+  } else if (n > 0) {
+    std::memcpy(buf, (r.shared.owner ? r.shared.data : r.text.data()) + s->body_read, n);
+  }
+  s->body_read += n;
+  if (s->body_read == r.body_size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
   return static_cast<ssize_t>(n);
+}
+
+void h2_send_body(H2Stream& s, const nghttp2_frame& frame, const std::uint8_t* frame_head, std::size_t length,
+                  net::OutputQueue& out) {
+  constexpr std::size_t kFrameHeadBytes = 9;
+  out.append({reinterpret_cast<const char*>(frame_head), kFrameHeadBytes});
+  // A padded frame (nghttp2 pads only when asked to, which hkv never does) carries its pad length
+  // first and its zeros last.
+  const std::size_t padding = frame.data.padlen > 0 ? frame.data.padlen - 1 : 0;
+  if (frame.data.padlen > 0) {
+    const char pad_length = static_cast<char>(padding);
+    out.append({&pad_length, 1});
+  }
+  const Response& r = s.resp;
+  out.append_external(net::ExternalBytes{(r.shared.owner ? r.shared.data : r.text.data()) + s.body_sent, length,
+                                         nullptr, nullptr});
+  s.body_sent += length;
+  s.body_lent = true;
+  if (padding > 0) {
+    std::memset(out.prepare(padding), 0, padding);
+    out.commit(padding);
+  }
 }
 
 }  // namespace hkv::http

@@ -45,6 +45,8 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code,
                              void* self);
   static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static int on_send_data(nghttp2_session*, nghttp2_frame* frame, const std::uint8_t* frame_head,
+                          std::size_t length, nghttp2_data_source* source, void* self);
   static int on_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* self);
   static int on_invalid_frame_recv(nghttp2_session*, const nghttp2_frame* frame, int lib_error_code,
                                    void* self);
@@ -61,6 +63,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   void pump();
   H2Stream* open_stream(std::int32_t id);
   void close_stream(H2Stream* s);
+  void release_body(H2Stream* s);
   void close_all_streams();
   int check_window_settings(const nghttp2_settings& settings);
   int count_reset();
@@ -78,6 +81,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   // itself and closes.
   std::optional<std::uint32_t> goodbye_;
   bool said_goodbye_ = false;
+  bool torn_down_ = false;  // the destructor runs: the connection's output may be gone
   std::int32_t newest_headers_id_ = 0;  // the highest stream id a HEADERS frame has named
   // Taken as a SETTINGS frame begins: the widest send window of an open stream, and the peer's
   // initial window size until then (see check_window_settings).

@@ -36,7 +36,10 @@ struct H2Stream {
   // that a client which keeps little of what follows the 101 (curl 7.88: 32 KiB) is not flooded.
   bool hold_data = false;
   Response resp;
-  std::size_t body_offset = 0;
+  std::size_t body_read = 0;  // how much of the body nghttp2 has framed (h2_read_body)
+  std::size_t body_sent = 0;  // how much of a large body is in the connection's output (h2_send_body)
+  // The output references the body in place: its owner is released only after those bytes.
+  bool body_lent = false;
   char status[4] = {};  // the response's field values are formatted into these
   char length[24] = {};
   char etag[kEtagChars] = {};
@@ -57,8 +60,16 @@ inline constexpr std::size_t kMaxResponseFields = 9;
 std::size_t h2_response_fields(H2Stream& s, nghttp2_nv (&nva)[kMaxResponseFields]);
 // Whether the response has DATA to send (not HEAD, not a bodiless status, not empty).
 bool h2_sends_body(const Response& r);
-// nghttp2's data source callback for a stream's body; source->ptr is the H2Stream.
+// nghttp2's data source callback for a stream's body; source->ptr is the H2Stream. A body of up
+// to kBodyCopiedUpTo bytes is copied into nghttp2's frame: one frame, and a copy of a few KiB costs
+// less than the extra steps of the alternative. A larger one is not copied: nghttp2 only learns
+// each DATA frame's length, and h2_send_body queues the frame.
 ssize_t h2_read_body(nghttp2_session*, std::int32_t stream_id, std::uint8_t* buf, std::size_t length,
                      std::uint32_t* data_flags, nghttp2_data_source* source, void* user_data);
+// Queues one DATA frame of a large body: its 9-byte header `frame_head`, optional padding, and a
+// reference to the next `length` bytes of the body, in place (H2Stream::body_lent).
+void h2_send_body(H2Stream& s, const nghttp2_frame& frame, const std::uint8_t* frame_head, std::size_t length,
+                  net::OutputQueue& out);
+inline constexpr std::size_t kBodyCopiedUpTo = 1024;
 
 }  // namespace hkv::http

@@ -55,16 +55,26 @@ void OutputQueue::append_external(const ExternalBytes& bytes) {
   pending_ += bytes.size;
 }
 
+void OutputQueue::release_after_queued(void* owner, void (*release)(void*)) {
+  if (pending_ == 0) {
+    release(owner);
+    return;
+  }
+  segments_.push_back(Segment{true, 0, 0, ExternalBytes{nullptr, 0, owner, release}});
+}
+
 OutputQueue::WriteStatus OutputQueue::write_to(int fd) {
   while (pending_ > 0) {
     iovec iov[kMaxIov];
     std::size_t count = 0;
-    for (std::size_t i = head_; i < segments_.size() && count < kMaxIov; ++i, ++count) {
+    for (std::size_t i = head_; i < segments_.size() && count < kMaxIov; ++i) {
       const Segment& s = segments_[i];
+      if (s.size == 0) continue;  // only a release (release_after_queued)
       const char* base = s.external ? s.ext.data : bytes_.get() + s.offset;
       std::size_t skip = i == head_ ? head_written_ : 0;
       iov[count].iov_base = const_cast<char*>(base + skip);
       iov[count].iov_len = s.size - skip;
+      ++count;
     }
     ssize_t n = writev(fd, iov, static_cast<int>(count));
     if (n < 0) {
@@ -79,7 +89,7 @@ OutputQueue::WriteStatus OutputQueue::write_to(int fd) {
 
 void OutputQueue::consume(std::size_t n) {
   pending_ -= n;
-  while (n > 0) {
+  while (head_ < segments_.size()) {  // also past the releases that follow the last byte written
     Segment& s = segments_[head_];
     std::size_t left = s.size - head_written_;
     if (n < left) {

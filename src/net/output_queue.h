@@ -35,6 +35,9 @@ class OutputQueue {
   void commit(std::size_t n);
   // Takes over one reference held by the caller.
   void append_external(const ExternalBytes& bytes);
+  // Calls release(owner) once every byte queued before this call has been written (at once when
+  // nothing is queued): for bytes appended with append_external without an owner of their own.
+  void release_after_queued(void* owner, void (*release)(void*));
 
   bool empty() const { return pending_ == 0 && head_ == segments_.size(); }
   std::size_t pending() const { return pending_; }

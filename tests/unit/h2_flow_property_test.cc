@@ -2,7 +2,8 @@
 // Property test of HTTP/2 flow control through the real Connection and H2 session: an nghttp2
 // client on a socketpair opens streams for values of random sizes, opens its windows by random
 // amounts at random times, resets streams, changes SETTINGS_INITIAL_WINDOW_SIZE and reads at a
-// random pace, while the server runs one event-loop turn at a time. Once the client opens every
+// random pace, and replaces the stored values by equal ones (so that the values being sent lose
+// their last reference in the store), while the server runs one event-loop turn at a time. Once the client opens every
 // window and reads everything, each stream must end (whole and byte-exact, or reset by the client)
 // within a bounded number of turns, and the connection must hold no admission slot and no output.
 #include <gtest/gtest.h>
@@ -249,6 +250,12 @@ std::string run_once(std::uint32_t seed, Store& store, const std::map<std::size_
         break;
       case 5:
         client.read(pick(3u) == 0 ? 0 : 1 + pick(100'000));
+        break;
+      case 6:
+        if (pick(2u) == 0) {  // the same bytes in a new value: the old one goes once unreferenced
+          const std::size_t size = kSizes[pick(std::size(kSizes))];
+          store.put("v" + std::to_string(size), values.at(size), ValueMeta{});
+        }
         break;
       default:
         for (int t = pick(4); t >= 0; --t) server.turn();

@@ -158,6 +158,53 @@ TEST(OutputQueue, EmptyExternalIsReleasedAtOnce) {
   EXPECT_EQ(e.releases, 1);
 }
 
+// The bytes of a large HTTP/2 body are queued in frames without an owner; the owner is released
+// once the last of them has been written, never before.
+TEST(OutputQueue, ReleaseAfterQueuedWaitsForTheBytesBeforeIt) {
+  OutputQueue q;
+  Ext owner;
+  owner.bytes = pattern(300000, 3);  // more than an AF_UNIX socket takes at once
+  const std::size_t half = owner.bytes.size() / 2;
+  q.append("frame1|");
+  q.append_external({owner.bytes.data(), half, nullptr, nullptr});
+  q.append("frame2|");
+  q.append_external({owner.bytes.data() + half, owner.bytes.size() - half, nullptr, nullptr});
+  const std::string expected = "frame1|" + owner.bytes.substr(0, half) + "frame2|" + owner.bytes.substr(half);
+  q.release_after_queued(&owner, &Ext::release);
+  std::size_t appended = expected.size();
+  owner.q = &q;
+  owner.appended = &appended;
+  SocketPair sp;
+  EXPECT_EQ(q.write_to(sp.w), WS::blocked);
+  EXPECT_EQ(owner.releases, 0);
+  std::string got = sp.read_some();
+  got += drain(q, sp);
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(owner.releases, 1);
+  EXPECT_EQ(owner.accepted_at_release, expected.size());
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(OutputQueue, ReleaseAfterQueuedWithNothingQueuedIsImmediate) {
+  OutputQueue q;
+  Ext owner;
+  q.release_after_queued(&owner, &Ext::release);
+  EXPECT_EQ(owner.releases, 1);
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(OutputQueue, ClearRunsReleasesStillQueued) {
+  Ext owner;
+  owner.bytes = "borrowed";
+  {
+    OutputQueue q;
+    q.append_external({owner.bytes.data(), owner.bytes.size(), nullptr, nullptr});
+    q.release_after_queued(&owner, &Ext::release);
+    EXPECT_EQ(owner.releases, 0);
+  }
+  EXPECT_EQ(owner.releases, 1);
+}
+
 TEST(OutputQueue, ExternalWithoutReleaseFunction) {
   OutputQueue q;
   std::string body = "borrowed";

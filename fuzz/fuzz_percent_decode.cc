@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-// libFuzzer target: percent_decode, and the key route() takes from /store/{segment}, checked
-// against a plain reference decoder.
+// libFuzzer target: percent_decode, and the key match_route() takes from /store/{segment},
+// checked against a plain reference decoder.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "app/routes.h"
 #include "http/router.h"
 
 namespace {
@@ -35,6 +36,7 @@ void check(bool ok) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hkv::http;
+  using namespace hkv::app;
   const std::string_view in(reinterpret_cast<const char*>(data), size);
   std::string decoded, expected;
   const bool ok = percent_decode(in, decoded);
@@ -45,13 +47,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The input as the rest of a request target: the key is its first segment, decoded.
   const std::string target = "/store/" + std::string(in);
   std::string key_buffer;
-  const Route r = route(target, key_buffer);
+  const RouteMatch r = match_route(target, key_buffer);
   const std::size_t end = in.find_first_of("?#");
   const std::string_view segment = in.substr(0, end);
   if (segment.find('/') != std::string_view::npos) {
-    check(r.kind == RouteKind::not_found);
+    check(r.route == nullptr);
   } else {
-    check(r.kind == RouteKind::store_value);
+    check(r.route != nullptr && r.route->label == "store");
     const bool segment_ok = reference_decode(segment, expected);
     if (segment.empty()) {
       check(r.key_error == KeyError::empty);

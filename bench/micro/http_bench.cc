@@ -10,12 +10,12 @@
 #include <string>
 #include <string_view>
 
+#include "app/routes.h"
 #include "http/admission.h"
 #include "http/context.h"
 #include "http/h1.h"
 #include "http/request.h"
 #include "http/response.h"
-#include "http/router.h"
 #include "net/connection.h"
 #include "net/event_loop.h"
 #include "net/output_queue.h"
@@ -35,9 +35,9 @@ const std::string kBody100(100, 'v');
 class FixedHandler final : public http::RequestHandler {
  public:
   void handle(const http::Request& req, http::Response& resp) override {
-    http::Route route = http::route(req.target, key_buffer_);
-    if (route.kind != http::RouteKind::get_value || route.key.empty() ||
-        !http::method_allowed(route.kind, req.method)) {
+    const app::RouteMatch route = app::match_route(req.target, key_buffer_);
+    if (route.route == nullptr || route.route->label != "get" || route.key.empty() ||
+        (route.route->methods & app::method_bit(req.method)) == 0) {
       resp.set_error(404, "no\n");
       return;
     }
@@ -114,11 +114,11 @@ void BM_H1ParseRoute(benchmark::State& state) {
 }
 BENCHMARK(BM_H1ParseRoute)->Arg(1)->Arg(10)->Arg(100);
 
-// route() alone on the same target, for the split between llhttp + session and routing.
+// match_route() alone on the same target, for the split between llhttp + session and routing.
 void BM_Route(benchmark::State& state) {
   std::string key_buffer;
   for (auto _ : state) {
-    http::Route r = http::route("/get/key000123", key_buffer);
+    app::RouteMatch r = app::match_route("/get/key000123", key_buffer);
     benchmark::DoNotOptimize(r);
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));

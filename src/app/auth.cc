@@ -37,19 +37,12 @@ bool is_b64token(std::string_view t) {
 
 }  // namespace
 
-bool AccessPolicy::required(http::RouteKind route) const {
+bool AccessPolicy::required(Access access) const {
   if (!enabled()) return false;
-  switch (route) {
-    case http::RouteKind::root:
-    case http::RouteKind::not_found:
-      return false;
-    case http::RouteKind::get_value:
-      return reads_too_;
-    case http::RouteKind::store_value:
-    case http::RouteKind::metrics:
-    case http::RouteKind::stats:
-    case http::RouteKind::keys:
-      return true;
+  switch (access) {
+    case Access::open: return false;
+    case Access::read: return reads_too_;
+    case Access::restricted: return true;
   }
   return true;
 }

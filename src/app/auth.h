@@ -3,14 +3,18 @@
 // /metrics and /stats; reads too with --auth-reads), and checking it in constant time.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "http/request.h"
-#include "http/router.h"
 
 namespace hkv::app {
+
+// Who may use a route (a column of the route table): anyone; token holders when reads need the
+// token too (--auth-reads); token holders whenever a token is set.
+enum class Access : std::uint8_t { open, read, restricted };
 
 class AccessPolicy {
  public:
@@ -18,8 +22,8 @@ class AccessPolicy {
   AccessPolicy(std::string token, bool reads_too) : token_(std::move(token)), reads_too_(reads_too) {}
 
   bool enabled() const { return !token_.empty(); }
-  // Whether this request must carry the token. "/" stays open, as a health check.
-  bool required(http::RouteKind route) const;
+  // Whether a request for a route of this access class must carry the token.
+  bool required(Access access) const;
   // Fills a 401 (with WWW-Authenticate) unless `authorization` is "Bearer <the token>".
   bool admit(std::optional<std::string_view> authorization, http::Response& resp) const;
 

@@ -9,15 +9,15 @@
 #include <new>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "app/cache_headers.h"
 #include "http/router.h"
 
 namespace hkv::app {
 
 using http::Field;
-using http::KeyError;
 using http::Method;
-using http::RouteKind;
 
 namespace {
 
@@ -27,7 +27,11 @@ void key_error(http::Response& resp, KeyError e) {
   switch (e) {
     case KeyError::empty: resp.set_error(400, "empty key\n"); break;
     case KeyError::bad_encoding: resp.set_malformed("invalid percent-encoding in key\n"); break;
-    case KeyError::too_long: resp.set_error(414, "key longer than 250 bytes\n"); break;
+    case KeyError::too_long: {
+      static const std::string kTooLong = fmt::format("key longer than {} bytes\n", kMaxKeyBytes);
+      resp.set_error(414, kTooLong);
+      break;
+    }
     case KeyError::none: break;
   }
 }
@@ -101,12 +105,39 @@ void KvHandler::begin_turn() {
 }
 
 void KvHandler::handle(const http::Request& req, http::Response& resp) {
-  RouteKind kind = RouteKind::not_found;
-  route_and_answer(req, resp, kind);
+  thread_local std::string key_buffer;
+  resp.omit_body = req.method == Method::head;  // every HEAD answer, errors included
+  const RouteMatch match = match_route(req.target, key_buffer);
+  if (const Route* route = check_route(req, match, resp)) (this->*route->answer)(req, match, resp);
   resp.node = options_.node_header;
   // A thread moved to another core mid-turn may read a slightly smaller counter there: count 0.
   const std::uint64_t now = CycleClock::now();
-  metrics_.count_request(req.version, req.method, kind, resp.status, now > turn_started_ ? now - turn_started_ : 0);
+  metrics_.count_request(req.version, req.method, match.index(), resp.status,
+                         now > turn_started_ ? now - turn_started_ : 0);
+}
+
+// The route of a request that may be answered; otherwise null, with the answer (404, 401, 405,
+// or the key's error) in `resp`.
+const Route* KvHandler::check_route(const http::Request& req, const RouteMatch& match, http::Response& resp) {
+  const Route* route = match.route;
+  if (route == nullptr) {
+    resp.set_error(404, "no such endpoint; use /get/{key} or /store/{key}\n");
+    return nullptr;
+  }
+  if (options_.access != nullptr && options_.access->required(route->access) &&
+      !options_.access->admit(req.field(Field::authorization), resp)) {
+    return nullptr;
+  }
+  if ((route->methods & method_bit(req.method)) == 0) {
+    resp.set_error(405, "method not allowed for this path\n");
+    resp.allow = allowed_methods(*route);
+    return nullptr;
+  }
+  if (match.key_error != KeyError::none) {
+    key_error(resp, match.key_error);
+    return nullptr;
+  }
+  return route;
 }
 
 void KvHandler::prefetch(std::span<const std::string_view> targets) {
@@ -116,66 +147,41 @@ void KvHandler::prefetch(std::span<const std::string_view> targets) {
   std::string unused;
   for (std::string_view target : targets) {
     if (n == kMostKeys) break;
-    const http::Route r = http::route(target, unused);
-    if (r.kind == RouteKind::get_value && r.key_error == KeyError::none && unused.empty()) keys[n++] = r.key;
+    const RouteMatch m = match_route(target, unused);
+    const bool get = m.route != nullptr && m.route->answer == &KvHandler::answer_get;
+    if (get && m.key_error == KeyError::none && unused.empty()) keys[n++] = m.key;
     unused.clear();
   }
   store_.prefetch(std::span(keys.data(), n));
 }
 
-void KvHandler::route_and_answer(const http::Request& req, http::Response& resp, RouteKind& kind) {
-  thread_local std::string key_buffer;
-  resp.omit_body = req.method == Method::head;  // every HEAD answer, errors included
-  http::Route route = http::route(req.target, key_buffer);
-  kind = route.kind;
-  if (route.kind == RouteKind::not_found) {
-    resp.set_error(404, "no such endpoint; use /get/{key} or /store/{key}\n");
-    return;
-  }
-  if (options_.access != nullptr && options_.access->required(route.kind) &&
-      !options_.access->admit(req.field(Field::authorization), resp)) {
-    return;
-  }
-  if (!http::method_allowed(route.kind, req.method)) {
-    resp.set_error(405, "method not allowed for this path\n");
-    resp.allow = http::allowed_methods(route.kind);
-    return;
-  }
-  if (route.key_error != KeyError::none) {
-    key_error(resp, route.key_error);
-    return;
-  }
-  switch (route.kind) {
-    case RouteKind::root:
-      resp.text = "Hello, World!";
-      return;
-    case RouteKind::get_value:
-      get_value(req, route.key, resp);
-      return;
-    case RouteKind::store_value:
-      if (req.method == Method::del) {
-        delete_value(req, route.key, resp);
-      } else {
-        store_value(req, route.key, route.query, resp);
-      }
-      return;
-    case RouteKind::metrics:
-      lend_text(resp, registry_.prometheus_text(), "text/plain; version=0.0.4; charset=utf-8");
-      return;
-    case RouteKind::stats:
-      lend_text(resp, registry_.json(), "application/json");
-      return;
-    case RouteKind::keys:
-      lend_text(resp, key_list(store_, now_ms_), "text/plain; charset=utf-8");
-      return;
-    case RouteKind::not_found:
-      return;
+void KvHandler::answer_root(const http::Request&, const RouteMatch&, http::Response& resp) {
+  resp.text = "Hello, World!";
+}
+
+void KvHandler::answer_write(const http::Request& req, const RouteMatch& match, http::Response& resp) {
+  if (req.method == Method::del) {
+    delete_value(req, match.key, resp);
+  } else {
+    store_value(req, match.key, match.query, resp);
   }
 }
 
-void KvHandler::get_value(const http::Request& req, std::string_view key, http::Response& resp) {
+void KvHandler::answer_metrics(const http::Request&, const RouteMatch&, http::Response& resp) {
+  lend_text(resp, registry_.prometheus_text(), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+void KvHandler::answer_stats(const http::Request&, const RouteMatch&, http::Response& resp) {
+  lend_text(resp, registry_.json(), "application/json");
+}
+
+void KvHandler::answer_keys(const http::Request&, const RouteMatch&, http::Response& resp) {
+  lend_text(resp, key_list(store_, now_ms_), "text/plain; charset=utf-8");
+}
+
+void KvHandler::answer_get(const http::Request& req, const RouteMatch& match, http::Response& resp) {
   const std::uint64_t now_ms = now_ms_;
-  ReadResult r = store_.get(key, now_ms);
+  ReadResult r = store_.get(match.key, now_ms);
   if (r.expired) metrics_.expirations.add();
   if (!r.value) {
     metrics_.misses.add();
@@ -205,36 +211,68 @@ void KvHandler::get_value(const http::Request& req, std::string_view key, http::
   resp.shared.owner = r.value.detach();
 }
 
-void KvHandler::store_value(const http::Request& req, std::string_view key, std::string_view query,
-                            http::Response& resp) {
+// What a write stores besides its bytes, from its query and header fields; false (and the error
+// in resp) when they are invalid.
+bool KvHandler::read_write_meta(const http::Request& req, std::string_view query, ValueMeta& meta,
+                                http::Response& resp) const {
   TtlParse ttl = parse_ttl(http::query_param(query, "ttl"), req.field(Field::cache_control));
   if (ttl.error != nullptr) {
     resp.set_error(400, ttl.error);
-    return;
+    return false;
   }
-  const http::RequestFields* fields = req.fields;
-  if (fields != nullptr && fields->count(Field::content_type) > 1) {
+  if (req.fields.count(Field::content_type) > 1) {
     resp.set_error(400, "more than one Content-Type\n");
-    return;
+    return false;
   }
   std::string_view type = req.field(Field::content_type).value_or("");
   if (type.size() > Value::kMaxTypeBytes) {
-    resp.set_error(400, "Content-Type longer than 255 bytes\n");
-    return;
+    static const std::string kTooLong = fmt::format("Content-Type longer than {} bytes\n", Value::kMaxTypeBytes);
+    resp.set_error(400, kTooLong);
+    return false;
   }
-  if (type == kOctetStream) type = {};  // the default is not stored
+  meta.content_type = type == kOctetStream ? std::string_view() : type;  // the default is not stored
+  meta.stored_at_ms = now_ms_;
+  const std::uint64_t ttl_s = ttl.seconds.value_or(options_.default_ttl_s);
+  meta.expires_at_ms = ttl_s != 0 ? meta.stored_at_ms + ttl_s * 1000 : 0;
+  return true;
+}
+
+// A valid POST or PUT gets its body read straight into the value that will be stored.
+http::BodyBuffer KvHandler::body_buffer(const http::Request& head, std::size_t length) {
+  thread_local std::string key_buffer;
+  const RouteMatch match = match_route(head.target, key_buffer);
+  const bool write = match.route != nullptr && match.route->answer == &KvHandler::answer_write;
+  http::Response refused;
+  ValueMeta meta;
+  if (!write || head.method == Method::del || check_route(head, match, refused) == nullptr ||
+      !read_write_meta(head, match.query, meta, refused)) {
+    return {};
+  }
+  try {
+    ValueRef v = store_.make_value(match.key, length, meta);
+    char* data = v->unfilled_data();
+    return http::BodyBuffer{data, length, v.detach(), Value::release_fn};
+  } catch (const std::exception&) {  // out of memory: the body goes to the session's buffer
+    return {};
+  }
+}
+
+void KvHandler::store_value(const http::Request& req, std::string_view key, std::string_view query,
+                            http::Response& resp) {
+  ValueMeta meta;
+  if (!read_write_meta(req, query, meta, resp)) return;
   EntityTagList tags;
   Precondition cond;
   if (!read_if_match(req, tags, cond, resp)) return;
-
-  ValueMeta meta;
-  meta.content_type = type;
-  meta.stored_at_ms = now_ms_;
-  const std::uint64_t ttl_s = ttl.seconds.value_or(options_.default_ttl_s);
-  if (ttl_s != 0) meta.expires_at_ms = meta.stored_at_ms + ttl_s * 1000;
   WriteResult w;
   try {
-    w = store_.put(key, req.body, meta, cond);
+    if (void* provided = req.body.filled_owner()) {  // a value from body_buffer(), filled
+      auto* v = static_cast<Value*>(provided);
+      v->add_ref();  // the request keeps its own reference until it is done
+      w = store_.put_value(ValueRef::adopt(v), meta, cond);
+    } else {
+      w = store_.put(key, req.body.view(), meta, cond);
+    }
   } catch (const std::bad_alloc&) {
     resp.set_error(503, "out of memory; value not stored\n");
     return;

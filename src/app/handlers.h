@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// KvHandler: the HTTP interface of the cache — routes a request and answers it from the store,
-// with TTLs, entity tags, conditional requests, and the /metrics and /stats pages.
+// KvHandler: the HTTP interface of the cache — matches a request to a row of the route table
+// (routes.h) and answers it from the store, with TTLs, entity tags, conditional requests, and the
+// /metrics and /stats pages.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include "app/auth.h"
 #include "app/cycle_clock.h"
 #include "app/metrics.h"
+#include "app/routes.h"
 #include "http/request.h"
 #include "store/store.h"
 
@@ -28,13 +30,23 @@ class KvHandler final : public http::RequestHandler {
   void handle(const http::Request& req, http::Response& resp) override;
   // Announces the keys of /get/ targets to the store (those that need no percent-decoding).
   void prefetch(std::span<const std::string_view> targets) override;
+  http::BodyBuffer body_buffer(const http::Request& head, std::size_t length) override;
   // Called by the worker at the start of every event-loop turn: requests answered in this turn
   // use its clock readings (one pair of clock reads per turn, not per request).
   void begin_turn();
 
+  // The handlers of the route table's rows (routes.cc), called once a request has passed its
+  // route's access and method checks and carries a valid key where the route takes one.
+  void answer_root(const http::Request& req, const RouteMatch& match, http::Response& resp);
+  void answer_get(const http::Request& req, const RouteMatch& match, http::Response& resp);
+  void answer_write(const http::Request& req, const RouteMatch& match, http::Response& resp);
+  void answer_metrics(const http::Request& req, const RouteMatch& match, http::Response& resp);
+  void answer_stats(const http::Request& req, const RouteMatch& match, http::Response& resp);
+  void answer_keys(const http::Request& req, const RouteMatch& match, http::Response& resp);
+
  private:
-  void route_and_answer(const http::Request& req, http::Response& resp, http::RouteKind& kind);
-  void get_value(const http::Request& req, std::string_view key, http::Response& resp);
+  const Route* check_route(const http::Request& req, const RouteMatch& match, http::Response& resp);
+  bool read_write_meta(const http::Request& req, std::string_view query, ValueMeta& meta, http::Response& resp) const;
   void store_value(const http::Request& req, std::string_view key, std::string_view query, http::Response& resp);
   void delete_value(const http::Request& req, std::string_view key, http::Response& resp);
 

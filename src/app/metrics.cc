@@ -19,7 +19,6 @@ constexpr std::array<const char*, kProtocols> kProtocolNames = {"h1", "h2"};
 constexpr std::array<const char*, kMethods> kMethodNames = {"GET", "HEAD", "POST", "PUT", "DELETE", "other"};
 // By net::Awaiting: what the connection was waiting for when it timed out.
 constexpr std::array<const char*, net::kAwaitingKinds> kTimeoutNames = {"idle", "header", "body", "send"};
-constexpr std::array<const char*, kRoutes> kRouteNames = {"root", "get", "store", "metrics", "stats", "keys", "none"};
 
 std::size_t status_slot(std::uint16_t status) {
   static constexpr auto kSlots = [] {  // status code -> slot, one table lookup per request
@@ -42,9 +41,9 @@ WorkerMetrics::WorkerMetrics() {
     latency_bounds_ticks[i] = static_cast<std::uint64_t>(kLatencyBounds[i] * 1e9 / CycleClock::ns_per_tick());
 }
 
-void WorkerMetrics::count_request(http::HttpVersion proto, http::Method method, http::RouteKind route,
+void WorkerMetrics::count_request(http::HttpVersion proto, http::Method method, std::size_t route,
                                   std::uint16_t status, std::uint64_t latency_ticks) {
-  requests[static_cast<std::size_t>(proto)][static_cast<std::size_t>(method)][static_cast<std::size_t>(route)]
+  requests[static_cast<std::size_t>(proto)][static_cast<std::size_t>(method)][route]
           [status_slot(status)]
               .add();
   // The first bound >= the latency (Prometheus buckets are upper-inclusive): the number of bounds
@@ -56,7 +55,7 @@ void WorkerMetrics::count_request(http::HttpVersion proto, http::Method method, 
 }
 
 struct MetricTotals {
-  std::array<std::array<std::array<std::array<std::uint64_t, kCountedStatuses.size()>, kRoutes>, kMethods>, kProtocols>
+  std::array<std::array<std::array<std::array<std::uint64_t, kCountedStatuses.size()>, kRouteSlots>, kMethods>, kProtocols>
       requests{};
   std::array<std::uint64_t, kLatencyBounds.size() + 1> latency_buckets{};
   std::uint64_t latency_sum_ticks = 0, hits = 0, misses = 0, evictions = 0, expirations = 0;
@@ -162,7 +161,7 @@ MetricTotals MetricsRegistry::sum() const {
   for (const auto& w : workers_) {
     for (std::size_t p = 0; p < kProtocols; ++p)
       for (std::size_t m = 0; m < kMethods; ++m)
-        for (std::size_t r = 0; r < kRoutes; ++r)
+        for (std::size_t r = 0; r < kRouteSlots; ++r)
           for (std::size_t s = 0; s < kCountedStatuses.size(); ++s) t.requests[p][m][r][s] += w->requests[p][m][r][s].get();
     for (std::size_t b = 0; b < t.latency_buckets.size(); ++b) t.latency_buckets[b] += w->latency_buckets[b].get();
     t.latency_sum_ticks += w->latency_sum_ticks.get();
@@ -199,12 +198,12 @@ std::string MetricsRegistry::prometheus_text() const {
   family("hkv_requests_total", "counter", "Requests answered by the application, by protocol, method, route and status.");
   for (std::size_t p = 0; p < kProtocols; ++p)
     for (std::size_t m = 0; m < kMethods; ++m)
-      for (std::size_t r = 0; r < kRoutes; ++r)
+      for (std::size_t r = 0; r < kRouteSlots; ++r)
         for (std::size_t s = 0; s < kCountedStatuses.size(); ++s) {
           if (t.requests[p][m][r][s] == 0) continue;
           fmt::format_to(std::back_inserter(out),
                          "hkv_requests_total{{protocol=\"{}\",method=\"{}\",route=\"{}\",status=\"{}\"}} {}\n",
-                         kProtocolNames[p], kMethodNames[m], kRouteNames[r], status_label(s), t.requests[p][m][r][s]);
+                         kProtocolNames[p], kMethodNames[m], route_label(r), status_label(s), t.requests[p][m][r][s]);
         }
   family("hkv_request_duration_seconds", "histogram",
          "Time from the start of the event-loop turn that picked the request up to its response being ready.");
@@ -257,14 +256,14 @@ std::string MetricsRegistry::json() const {
   std::uint64_t total = 0;
   for (std::size_t p = 0; p < kProtocols; ++p)
     for (std::size_t m = 0; m < kMethods; ++m)
-      for (std::size_t r = 0; r < kRoutes; ++r)
+      for (std::size_t r = 0; r < kRouteSlots; ++r)
         for (std::size_t s = 0; s < kCountedStatuses.size(); ++s) {
           const std::uint64_t n = t.requests[p][m][r][s];
           if (n == 0) continue;
           total += n;
           fmt::format_to(std::back_inserter(out),
                          "{}{{\"protocol\":\"{}\",\"method\":\"{}\",\"route\":\"{}\",\"status\":\"{}\",\"count\":{}}}",
-                         first ? "" : ",", kProtocolNames[p], kMethodNames[m], kRouteNames[r], status_label(s), n);
+                         first ? "" : ",", kProtocolNames[p], kMethodNames[m], route_label(r), status_label(s), n);
           first = false;
         }
   out += "],";

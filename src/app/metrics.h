@@ -13,8 +13,8 @@
 
 #include "http/admission.h"
 #include "http/context.h"
+#include "app/routes.h"
 #include "http/request.h"
-#include "http/router.h"
 #include "net/connection.h"
 #include "net/counter.h"
 #include "store/store.h"
@@ -25,7 +25,7 @@ using Cell = net::Counter;
 
 inline constexpr std::size_t kProtocols = 2;  // http::HttpVersion
 inline constexpr std::size_t kMethods = 6;    // http::Method
-inline constexpr std::size_t kRoutes = static_cast<std::size_t>(http::RouteKind::not_found) + 1;
+inline constexpr std::size_t kRouteSlots = kRouteCount + 1;  // the route table's rows, then kNoRoute
 // Status codes counted one by one; the last slot takes any other.
 inline constexpr std::array<std::uint16_t, 17> kCountedStatuses = {200, 201, 204, 304, 400, 401, 404, 405, 412,
                                                                   413, 414, 415, 417, 431, 500, 503, 0};
@@ -34,7 +34,7 @@ inline constexpr std::array<double, 12> kLatencyBounds = {0.00001, 0.000025, 0.0
                                                           0.001,   0.0025,   0.005,   0.01,   0.1,     1.0};
 
 struct alignas(64) WorkerMetrics {
-  std::array<std::array<std::array<std::array<Cell, kCountedStatuses.size()>, kRoutes>, kMethods>, kProtocols>
+  std::array<std::array<std::array<std::array<Cell, kCountedStatuses.size()>, kRouteSlots>, kMethods>, kProtocols>
       requests;
   std::array<Cell, kLatencyBounds.size() + 1> latency_buckets;  // the last is +Inf
   Cell latency_sum_ticks;  // CycleClock ticks; converted to seconds on scrape
@@ -54,7 +54,8 @@ struct alignas(64) WorkerMetrics {
   WorkerMetrics();
   // `latency_ticks` in CycleClock ticks: compared with bounds converted once, so a request costs
   // no floating point.
-  void count_request(http::HttpVersion proto, http::Method method, http::RouteKind route, std::uint16_t status,
+  // `route` is a RouteMatch::index().
+  void count_request(http::HttpVersion proto, http::Method method, std::size_t route, std::uint16_t status,
                      std::uint64_t latency_ticks);
 };
 

@@ -131,9 +131,9 @@ struct H1Callbacks {
   }
   static int on_url(llhttp_t* p, const char* at, std::size_t len) {
     H1Session* s = session_of(p);
-    s->target_.append(at, len);
+    s->req_.target.append(at, len);
     s->header_bytes_ += len;
-    if (s->target_.size() > s->ctx_.limits.max_target_bytes) return s->fail(414, "request target too long");
+    if (s->req_.target.size() > s->ctx_.limits.max_target_bytes) return s->fail(414, "request target too long");
     return 0;
   }
   static int on_header_field(llhttp_t* p, const char* at, std::size_t len) {
@@ -167,17 +167,17 @@ struct H1Callbacks {
   }
   static int on_body(llhttp_t* p, const char* at, std::size_t len) {
     H1Session* s = session_of(p);
-    if (s->body_.size() + len > s->ctx_.limits.max_value_size) {
+    if (s->req_.body.size() + len > s->ctx_.limits.max_value_size) {
       return s->fail(413, "request body larger than --max-value-size");
     }
-    s->body_.append(at, len);
+    s->req_.body.append(at, len);
     return 0;
   }
   // A chunk that cannot fit is refused as it is announced, as an over-limit Content-Length is,
   // rather than after the client has sent the limit's worth (or never, for 2^64 - 1).
   static int on_chunk_header(llhttp_t* p) {
     H1Session* s = session_of(p);
-    if (p->content_length > s->ctx_.limits.max_value_size - s->body_.size()) {
+    if (p->content_length > s->ctx_.limits.max_value_size - s->req_.body.size()) {
       return s->fail(413, "request body larger than --max-value-size");
     }
     return 0;
@@ -263,7 +263,7 @@ void H1Session::finish_header() {
     http2_settings_ = value_;
     ++http2_settings_fields_;
   } else if (std::optional<Field> f = kept_field(field_)) {
-    fields_.add(*f, value_);
+    req_.fields.add(*f, value_);
   }
   field_.clear();
   value_.clear();
@@ -281,7 +281,7 @@ int H1Session::headers_complete() {
     fail(400, "missing Host");
     return -1;
   }
-  if (!normalize_target(target_, parser_.method == HTTP_OPTIONS)) {
+  if (!normalize_target(req_.target, parser_.method == HTTP_OPTIONS)) {
     fail(400, "invalid request target");
     return -1;
   }
@@ -302,7 +302,12 @@ int H1Session::headers_complete() {
     return -1;
   }
   if ((parser_.flags & F_CONTENT_LENGTH) && parser_.content_length > 0) {
-    body_.reserve(parser_.content_length);
+    const std::size_t length = parser_.content_length;
+    if (length >= kBodyProvidedFrom) {
+      req_.method = to_method(parser_.method);
+      req_.body.provide(ctx_.handler.body_buffer(req_, length));
+    }
+    req_.body.reserve(length);
   }
   if (expect_continue_ && !http10_) conn_.out().append("HTTP/1.1 100 Continue\r\n\r\n");
   in_body_ = true;
@@ -361,31 +366,20 @@ void H1Session::dispatch() {
     AdmissionGate& gate;
     ~SlotRelease() { gate.release(1); }
   } slot{ctx_.admission.gate()};
+  req_.method = to_method(parser_.method);
   if (wants_h2c_ && try_upgrade()) return;
-  Request req;
-  req.method = to_method(parser_.method);
-  req.method_name = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
-  req.target = target_;
-  req.body = body_;
-  req.fields = &fields_;
-  req.version = HttpVersion::h1;
   Response resp;
-  ctx_.handler.handle(req, resp);
+  ctx_.handler.handle(req_, resp);
   if (shutting_down_ || resp.malformed) keep_alive_ = false;
   write_h1_response(conn_.out(), resp, H1ResponseOptions{keep_alive_, http10_});
   if (!keep_alive_) closing_ = true;
   reset_request();
 }
 
+// Hands the request over to stream 1 of a new HTTP/2 session, unless HTTP2-Settings is invalid
+// (the request is then answered over HTTP/1.1, as it is).
 bool H1Session::try_upgrade() {
-  UpgradeRequest up;
-  up.method = to_method(parser_.method);
-  up.method_name = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
-  up.target = target_;
-  up.body = body_;
-  up.fields = &fields_;
-  up.http2_settings = http2_settings_;
-  auto h2 = upgrade_to_h2(conn_, ctx_, up);
+  auto h2 = upgrade_to_h2(conn_, ctx_, req_, http2_settings_);
   if (!h2) return false;
   upgraded_ = true;
   conn_.set_protocol(std::move(h2));
@@ -393,14 +387,11 @@ bool H1Session::try_upgrade() {
 }
 
 void H1Session::reset_request() {
-  target_.clear();
-  body_.clear();
-  if (body_.capacity() > 64 * 1024) body_.shrink_to_fit();
+  req_.clear();
   http2_settings_.clear();
   http2_settings_fields_ = 0;
   transfer_encoding_.clear();
   has_host_ = false;
-  fields_.clear();
   wants_h2c_ = false;
   expect_continue_ = false;
   error_status_ = 0;

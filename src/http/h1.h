@@ -44,13 +44,11 @@ class H1Session final : public net::Protocol, public AdmissionWaiter {
   HttpContext& ctx_;
   llhttp_t parser_;
 
-  std::string target_;
-  std::string body_;
+  Request req_;  // the request being read
   std::string field_;
   std::string value_;
   std::string http2_settings_;
   std::string transfer_encoding_;  // the request's Transfer-Encoding lines, joined with ','
-  RequestFields fields_;
   std::string_view input_;  // the bytes on_data is parsing
   std::size_t header_bytes_ = 0;
   std::size_t header_fields_ = 0;

@@ -32,6 +32,7 @@ H2Stream* H2Session::open_stream(std::int32_t id) {
   if (mem == nullptr) throw std::bad_alloc();
   auto* s = new (mem) H2Stream();
   s->id = id;
+  s->req.version = HttpVersion::h2;
   s->next = streams_;
   if (streams_ != nullptr) streams_->prev = s;
   streams_ = s;
@@ -85,9 +86,9 @@ void H2Session::close_all_streams() {
   }
 }
 
-bool H2Session::init(const UpgradeRequest* up) {
+bool H2Session::init(Request* up, std::string_view http2_settings) {
   std::string settings;
-  if (up != nullptr && !base64url_decode(up->http2_settings, settings)) return false;
+  if (up != nullptr && !base64url_decode(http2_settings, settings)) return false;
   int rv = nghttp2_session_server_new3(&session_, h2_session_callbacks(), this, h2_session_options(ctx_.limits),
                                       thread_h2_memory());
   if (rv != 0) return false;
@@ -110,11 +111,8 @@ bool H2Session::init(const UpgradeRequest* up) {
     newest_headers_id_ = 1;
     s->complete = true;  // the HTTP/1.1 request it answers has been read whole
     --incomplete_streams_;
-    s->method = up->method;
-    s->method_name = up->method_name;
-    s->path = up->target;
-    s->body = up->body;
-    if (up->fields != nullptr) s->fields = *up->fields;
+    s->req = std::move(*up);
+    s->req.version = HttpVersion::h2;
     answer(s);  // under the slot the HTTP/1.1 session acquired for this request
     // A body that fits in one DATA frame goes out at once, as before: the 101, the preface, the
     // HEADERS and it stay far below what any client keeps. A larger one waits (see hold_data).
@@ -136,6 +134,14 @@ void H2Session::say_goodbye(std::uint32_t error_code) {
   append_goaway(conn_.out(), nghttp2_session_get_last_proc_stream_id(session_), error_code);
   ctx_.counters.h2_goaways.add();
   conn_.close_after_flush();
+}
+
+// A request's header block has come and its body follows: when its length is known, the handler
+// may provide the memory to read it into.
+void H2Session::body_announced(H2Stream* s) {
+  const std::size_t length = s->content_length;
+  if (length < kBodyProvidedFrom || length > ctx_.limits.max_value_size || s->headers_too_large) return;
+  s->req.body.provide(ctx_.handler.body_buffer(s->req, length));
 }
 
 // Called while nghttp2 parses a read: the stream is answered once the whole read is parsed, with
@@ -170,7 +176,7 @@ void H2Session::answer_ended() {
     std::size_t hints = 0;
     std::size_t streams = 0;
     for (const H2Stream* s = ended_first_; s != nullptr && streams < kHintsAtOnce; s = s->next_ended, ++streams) {
-      if (s->method == Method::get || s->method == Method::head) targets[hints++] = s->path;
+      if (s->req.method == Method::get || s->req.method == Method::head) targets[hints++] = s->req.target;
     }
     if (hints > 1) ctx_.handler.prefetch(std::span(targets.data(), hints));
     for (; streams > 0 && ended_first_ != nullptr; --streams) {
@@ -230,21 +236,14 @@ void H2Session::dispatch(H2Stream* s) {
 }
 
 void H2Session::answer(H2Stream* s) {
-  Request req;
-  req.method = s->method;
-  req.method_name = s->method_name;
-  req.target = s->path;
-  req.body = s->body;
-  req.fields = &s->fields;
-  req.version = HttpVersion::h2;
   if (s->headers_too_large) {
     s->resp.set_error(431, "header section larger than --max-header-bytes or --max-headers\n");
   } else if (s->body_too_large) {
     s->resp.set_error(413, "request body larger than --max-value-size\n");
   } else {
-    ctx_.handler.handle(req, s->resp);
+    ctx_.handler.handle(s->req, s->resp);
   }
-  std::string().swap(s->body);
+  s->req.body.reset();
   nghttp2_nv nva[kMaxResponseFields];
   const std::size_t n = h2_response_fields(*s, nva);
   nghttp2_data_provider provider{};
@@ -376,14 +375,14 @@ void H2Session::on_close() {
 
 std::unique_ptr<net::Protocol> make_h2_session(net::Connection& conn, HttpContext& ctx) {
   auto s = std::make_unique<H2Session>(conn, ctx);
-  if (!s->init(nullptr)) return nullptr;
+  if (!s->init(nullptr, {})) return nullptr;
   return s;
 }
 
-std::unique_ptr<net::Protocol> upgrade_to_h2(net::Connection& conn, HttpContext& ctx,
-                                             const UpgradeRequest& req) {
+std::unique_ptr<net::Protocol> upgrade_to_h2(net::Connection& conn, HttpContext& ctx, Request& req,
+                                             std::string_view http2_settings) {
   auto s = std::make_unique<H2Session>(conn, ctx);
-  if (!s->init(&req)) return nullptr;
+  if (!s->init(&req, http2_settings)) return nullptr;
   return s;
 }
 

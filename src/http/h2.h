@@ -11,24 +11,16 @@
 
 namespace hkv::http {
 
-// The HTTP/1.1 request that carried "Upgrade: h2c"; it becomes stream 1.
-struct UpgradeRequest {
-  Method method = Method::other;
-  std::string_view method_name;
-  std::string_view target;
-  std::string_view body;
-  const RequestFields* fields = nullptr;
-  std::string_view http2_settings;  // base64url SETTINGS payload from the HTTP2-Settings header
-};
-
 // Session for a connection that opened with the client preface.
 std::unique_ptr<net::Protocol> make_h2_session(net::Connection& conn, HttpContext& ctx);
 
-// Answers the upgrade: queues "101 Switching Protocols", the server preface and the response to
-// stream 1. Returns nullptr (nothing queued) when HTTP2-Settings is not valid; the caller then
-// answers over HTTP/1.1.
-std::unique_ptr<net::Protocol> upgrade_to_h2(net::Connection& conn, HttpContext& ctx,
-                                             const UpgradeRequest& req);
+// Answers the HTTP/1.1 request that carried "Upgrade: h2c" as stream 1: queues "101 Switching
+// Protocols", the server preface and the response, and moves the request into the stream.
+// `http2_settings` is the HTTP2-Settings header (base64url SETTINGS payload). Returns nullptr, with
+// nothing queued and the request untouched, when it is not valid; the caller then answers over
+// HTTP/1.1.
+std::unique_ptr<net::Protocol> upgrade_to_h2(net::Connection& conn, HttpContext& ctx, Request& req,
+                                             std::string_view http2_settings);
 
 
 }  // namespace hkv::http

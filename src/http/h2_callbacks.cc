@@ -4,6 +4,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <charconv>
 #include <string>
 #include <string_view>
 
@@ -69,13 +70,14 @@ int H2Session::on_header(nghttp2_session*, const nghttp2_frame* frame, const std
   std::string_view v(reinterpret_cast<const char*>(value), valuelen);
   if (n.starts_with(':')) {  // nghttp2 has checked the pseudo-headers; only two matter here
     if (n == ":method") {
-      s->method_name = v;
-      s->method = to_method(v);
+      s->req.method = to_method(v);
     } else if (n == ":path") {
-      s->path = v;
+      s->req.target = v;
     }
+  } else if (n == "content-length") {  // nghttp2 has checked it is digits, and checks the DATA against it
+    std::from_chars(v.data(), v.data() + v.size(), s->content_length);
   } else if (std::optional<Field> f = kept_field(n)) {
-    s->fields.add(*f, v);
+    s->req.fields.add(*f, v);
   }
   return 0;
 }
@@ -85,12 +87,12 @@ int H2Session::on_data_chunk(nghttp2_session* session, std::uint8_t, std::int32_
   auto* h = static_cast<H2Session*>(self);
   auto* s = static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
   if (s == nullptr || s->body_too_large) return 0;
-  if (s->body.size() + len > h->ctx_.limits.max_value_size) {
+  if (s->req.body.size() + len > h->ctx_.limits.max_value_size) {
     s->body_too_large = true;
-    std::string().swap(s->body);
+    s->req.body.reset();
     return 0;
   }
-  s->body.append(reinterpret_cast<const char*>(data), len);
+  s->req.body.append(reinterpret_cast<const char*>(data), len);
   return 0;
 }
 
@@ -107,6 +109,9 @@ int H2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void*
   // An empty DATA frame that does not end the stream does nothing but cost work (CVE-2019-9518).
   if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     if (int rv = h->count_bad_frame()) return rv;
+  }
+  if (frame->hd.type == NGHTTP2_HEADERS && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    if (H2Stream* s = h->stream(frame->hd.stream_id)) h->body_announced(s);
   }
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {

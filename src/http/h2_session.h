@@ -22,7 +22,9 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   H2Session(net::Connection& conn, HttpContext& ctx);
   ~H2Session() override;
 
-  bool init(const UpgradeRequest* up);
+  // Starts the session; with `upgraded`, as the upgrade of that HTTP/1.1 request (moved into
+  // stream 1 once the session has started).
+  bool init(Request* upgraded, std::string_view http2_settings);
   std::size_t on_data(const char* data, std::size_t size) override;
   void on_peer_closed() override;
   void on_drained() override;
@@ -53,6 +55,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
 
  private:
   H2Stream* stream(std::int32_t id);
+  void body_announced(H2Stream* s);
   void request_complete(H2Stream* s);
   void answer_ended();
   void forget_ended(H2Stream* s);

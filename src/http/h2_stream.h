@@ -18,11 +18,8 @@ struct H2Stream {
   H2Stream* prev = nullptr;  // the session's list of open streams
   H2Stream* next = nullptr;
   std::int32_t id = 0;
-  Method method = Method::other;
-  std::string method_name;
-  std::string path;
-  std::string body;
-  RequestFields fields;
+  Request req;
+  std::size_t content_length = 0;  // from the request's content-length; 0 when absent
   bool body_too_large = false;
   bool complete = false;  // the request has ended (END_STREAM seen)
   bool headers_too_large = false;  // past --max-headers or --max-header-bytes: answered 431

@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: MIT
-// Request and Response: what both protocol front-ends (HTTP/1.1 and HTTP/2) build and hand to the
-// one RequestHandler, and what they serialise back. Views point into protocol-owned buffers that
-// live until the response has been produced.
+// Request and Response: what both protocol front-ends (HTTP/1.1 and HTTP/2) fill and hand to the
+// one RequestHandler, and what they serialise back.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "http/fields.h"
+#include "http/request_body.h"
 #include "net/output_queue.h"
 
 namespace hkv::http {
@@ -19,15 +20,23 @@ enum class Method : std::uint8_t { get, head, post, put, del, other };
 
 enum class HttpVersion : std::uint8_t { h1, h2 };
 
+// One request, as both protocols fill it: an HTTP/1.1 session one per connection, reused from
+// request to request; an HTTP/2 stream one each. An upgrade moves the HTTP/1.1 one to stream 1.
 struct Request {
   Method method = Method::other;
-  std::string_view method_name;
-  std::string_view target;  // path and query, as sent
-  std::string_view body;
-  const RequestFields* fields = nullptr;  // the header fields the application reads
   HttpVersion version = HttpVersion::h1;
+  std::string target;     // path and query, as sent
+  RequestFields fields;   // the header fields the application reads
+  RequestBody body;
 
-  std::optional<std::string_view> field(Field f) const { return fields ? fields->get(f) : std::nullopt; }
+  std::optional<std::string_view> field(Field f) const { return fields.get(f); }
+  // Empties it for the next request.
+  void clear() {
+    method = Method::other;
+    target.clear();
+    fields.clear();
+    body.reset();
+  }
 };
 
 // A body the response borrows: `bytes.owner` is released once the bytes have been sent.
@@ -75,6 +84,14 @@ class RequestHandler {
   // A hint that handle() follows, in turn, for GET or HEAD requests of these targets (those one
   // read brought): a handler may start loading what they will need. The default does nothing.
   virtual void prefetch(std::span<const std::string_view> targets) { static_cast<void>(targets); }
+  // Asked once the head of a request with a body of `length` bytes (at least kBodyProvidedFrom)
+  // is read, before its body: a handler may provide the memory the body will be kept in, so that
+  // it is read straight there. The default provides none.
+  virtual BodyBuffer body_buffer(const Request& head, std::size_t length) {
+    static_cast<void>(head);
+    static_cast<void>(length);
+    return {};
+  }
 };
 
 std::string_view status_reason(std::uint16_t status);

@@ -62,6 +62,13 @@ class Store {
   // max_memory. Throws std::bad_alloc when memory runs out.
   virtual WriteResult put(std::string_view key, std::string_view bytes, const ValueMeta& meta,
                           const Precondition& cond = {}) = 0;
+  // For a write whose bytes arrive later (a request body): a value of `size` bytes for `key`, to
+  // be written through Value::unfilled_data() and then handed to put_value(), so that the bytes
+  // are copied once. Throws as put() does.
+  virtual ValueRef make_value(std::string_view key, std::size_t size, const ValueMeta& meta) = 0;
+  // Stores a value from make_value() once its bytes are written, as put() stores a copy: seals it
+  // with `meta` (the time of the write and its expiry; an expiry exactly when make_value had one).
+  virtual WriteResult put_value(ValueRef value, const ValueMeta& meta, const Precondition& cond = {}) = 0;
   // Removes `key` when it has a live value and `cond` holds: `removed`, `not_found` or
   // `precondition_failed`.
   virtual WriteResult erase(std::string_view key, std::uint64_t now_ms, const Precondition& cond = {}) = 0;

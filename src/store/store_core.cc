@@ -4,6 +4,7 @@
 #include "store/store_core.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 namespace hkv {
@@ -27,7 +28,18 @@ void StoreCore::forget_locked(Shard& s, Value* v) {
 
 WriteResult StoreCore::put(std::string_view key, std::string_view bytes, const ValueMeta& meta,
                            const Precondition& cond) {
-  ValueRef fresh = Value::make(key, bytes, meta, prefix_bytes_);
+  ValueRef fresh = make_value(key, bytes.size(), meta);
+  if (!bytes.empty()) std::memcpy(fresh->unfilled_data(), bytes.data(), bytes.size());
+  return put_value(std::move(fresh), meta, cond);
+}
+
+ValueRef StoreCore::make_value(std::string_view key, std::size_t size, const ValueMeta& meta) {
+  return Value::make_unfilled(key, size, meta, prefix_bytes_);
+}
+
+WriteResult StoreCore::put_value(ValueRef fresh, const ValueMeta& meta, const Precondition& cond) {
+  fresh->seal(meta);
+  const std::string_view key = fresh->key();
   const std::uint64_t cost = charge(fresh.get());
   if (max_memory_ != 0 && cost > max_memory_) return {WriteStatus::too_large};
   const std::uint64_t now_ms = meta.stored_at_ms;

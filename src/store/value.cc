@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
+#include <string>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -39,30 +40,41 @@ Value::Value(std::size_t key_len, std::size_t type_len, std::size_t size, std::s
 
 ValueRef Value::make(std::string_view key, std::string_view bytes, const ValueMeta& meta,
                      std::size_t prefix_bytes) {
-  if (key.size() > kMaxKeyBytes) throw std::length_error("key longer than 255 bytes");
-  if (meta.content_type.size() > kMaxTypeBytes) throw std::length_error("content type longer than 255 bytes");
-  if (bytes.size() > kMaxBytes) throw std::length_error("value larger than 4 GiB");
+  ValueRef v = make_unfilled(key, bytes.size(), meta, prefix_bytes);
+  put(v->unfilled_data(), bytes);
+  v->seal(meta);
+  return v;
+}
+
+ValueRef Value::make_unfilled(std::string_view key, std::size_t size, const ValueMeta& meta,
+                              std::size_t prefix_bytes) {
+  if (key.size() > kMaxKeyBytes) throw std::length_error("key longer than " + std::to_string(kMaxKeyBytes) + " bytes");
+  if (meta.content_type.size() > kMaxTypeBytes) {
+    throw std::length_error("content type longer than " + std::to_string(kMaxTypeBytes) + " bytes");
+  }
+  if (size > kMaxBytes) throw std::length_error("value larger than 4 GiB");
   if (prefix_bytes > 255 || prefix_bytes % 8 != 0) throw std::invalid_argument("bad value prefix");
   const std::size_t expiry = meta.expires_at_ms != 0 ? 8 : 0;
-  const std::size_t total =
-      prefix_bytes + kHeaderBytes + expiry + key.size() + meta.content_type.size() + bytes.size();
+  const std::size_t total = prefix_bytes + kHeaderBytes + expiry + key.size() + meta.content_type.size() + size;
   auto* raw = static_cast<char*>(std::malloc(total));
   if (raw == nullptr) throw std::bad_alloc();
   // The block is freed by release(), from prefix(): the analyzer loses it in ValueRef.
   // NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
-  auto* v = new (raw + prefix_bytes) Value(key.size(), meta.content_type.size(), bytes.size(), prefix_bytes, meta);
-  char* p = v->tail();
-  if (expiry != 0) {
-    std::memcpy(p, &meta.expires_at_ms, sizeof meta.expires_at_ms);
-    p += sizeof meta.expires_at_ms;
-  }
+  auto* v = new (raw + prefix_bytes) Value(key.size(), meta.content_type.size(), size, prefix_bytes, meta);
+  char* p = v->tail() + expiry;
   p = put(p, key);
-  p = put(p, meta.content_type);
-  put(p, bytes);
-  const std::uint64_t type_hash = XXH3_64bits(meta.content_type.data(), meta.content_type.size());
-  const std::uint64_t etag = XXH3_64bits_withSeed(bytes.data(), bytes.size(), type_hash);
-  std::memcpy(v->etag_, &etag, sizeof etag);
+  put(p, meta.content_type);
   return ValueRef::adopt(v);
+}
+
+void Value::seal(const ValueMeta& meta) {
+  if ((meta.expires_at_ms != 0) != ((flags_ & kHasExpiry) != 0)) throw std::invalid_argument("expiry added or dropped");
+  stored_at_s_ = static_cast<std::uint32_t>(meta.stored_at_ms / 1000);
+  if (meta.expires_at_ms != 0) std::memcpy(tail(), &meta.expires_at_ms, sizeof meta.expires_at_ms);
+  const std::string_view type = content_type();
+  const std::uint64_t type_hash = XXH3_64bits(type.data(), type.size());
+  const std::uint64_t etag = XXH3_64bits_withSeed(data(), size_, type_hash);
+  std::memcpy(etag_, &etag, sizeof etag);
 }
 
 std::size_t Value::footprint() const {

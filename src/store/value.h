@@ -41,6 +41,14 @@ class Value {
   // reference is the only owner.
   static ValueRef make(std::string_view key, std::string_view bytes, const ValueMeta& meta,
                        std::size_t prefix_bytes);
+  // As make(), but with room for `size` bytes that the caller writes through unfilled_data(),
+  // then seal()s before the value is stored: a request body is read straight into its value.
+  static ValueRef make_unfilled(std::string_view key, std::size_t size, const ValueMeta& meta,
+                                std::size_t prefix_bytes);
+  char* unfilled_data() { return const_cast<char*>(data()); }
+  // Once the bytes are written: stamps the store time and expiry (`meta` must have an expiry
+  // exactly when the value was made with one) and computes the ETag.
+  void seal(const ValueMeta& meta);
   // The value whose prefix ends where it starts.
   static Value* from_prefix(void* prefix, std::size_t prefix_bytes) {
     return reinterpret_cast<Value*>(static_cast<char*>(prefix) + prefix_bytes);

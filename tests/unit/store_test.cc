@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <random>
@@ -473,6 +474,44 @@ TEST_P(StoreTest, ConditionalPut) {
   EXPECT_EQ(store_->put("t", "x", meta_at(100), if_match(et)).status, WriteStatus::precondition_failed);
   EXPECT_EQ(store_->put("t", "x", meta_at(100), kIfMatchAny).status, WriteStatus::precondition_failed);
   EXPECT_EQ(store_->put("t", "x", meta_at(99), if_match(et)).status, WriteStatus::replaced);
+}
+
+// A value made first and filled later (a request body read straight into it) is stored as a
+// copy of the same bytes would be: same ETag, metadata stamped at put time, conditions honoured.
+TEST_P(StoreTest, MadeValueFilledLaterStoresLikeACopy) {
+  const std::string bytes = "made, then filled";
+  const WriteResult copied = store_->put("copy", bytes, meta_at(1000, 0, "text/plain"));
+  ValueRef made = store_->make_value("made", bytes.size(), meta_at(0, 0, "text/plain"));
+  std::memcpy(made->unfilled_data(), bytes.data(), bytes.size());
+  const WriteResult w = store_->put_value(made, meta_at(5000, 0, "text/plain"));
+  EXPECT_EQ(w.status, WriteStatus::created);
+  EXPECT_EQ(w.etag, copied.etag);
+  ValueRef got = get_in(*store_, "made");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got.get(), made.get()) << "stored in place, not copied";
+  EXPECT_EQ(got->bytes(), bytes);
+  EXPECT_EQ(got->content_type(), "text/plain");
+  EXPECT_EQ(got->stored_at_s(), 5u) << "stamped when stored";
+
+  // With an expiry, stamped at put time too.
+  ValueRef ttl = store_->make_value("ttl", 1, meta_at(0, 1));
+  ttl->unfilled_data()[0] = 'x';
+  EXPECT_EQ(store_->put_value(std::move(ttl), meta_at(100, 200)).status, WriteStatus::created);
+  EXPECT_EQ(get_in(*store_, "ttl")->expires_at_ms(), 200u);
+  EXPECT_FALSE(store_->get("ttl", 200).value);
+
+  // A failed condition stores nothing.
+  ValueRef refused = store_->make_value("made", 2, ValueMeta{});
+  std::memcpy(refused->unfilled_data(), "no", 2);
+  const std::array<std::uint64_t, 1> stale{42};
+  EXPECT_EQ(store_->put_value(std::move(refused), ValueMeta{}, if_match(stale)).status,
+            WriteStatus::precondition_failed);
+  EXPECT_EQ(get_str(*store_, "made"), bytes);
+
+  // An expiry must be announced when the value is made (its room is in the value).
+  ValueRef without = store_->make_value("x", 0, ValueMeta{});
+  EXPECT_THROW(store_->put_value(std::move(without), meta_at(0, 10)), std::invalid_argument);
+  EXPECT_FALSE(get_in(*store_, "x"));
 }
 
 TEST_P(StoreTest, ConditionalErase) {

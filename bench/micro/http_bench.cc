@@ -134,7 +134,7 @@ void BM_WriteH1SharedBody100(benchmark::State& state) {
     value->add_ref();
     http::Response resp;
     resp.content_type = "application/octet-stream";
-    resp.shared = net::ExternalBytes{value->data(), value->size(), value.get(), Value::release_fn};
+    resp.borrowed = net::ExternalBytes{value->data(), value->size(), value.get(), Value::release_fn};
     http::write_h1_response(out, resp, http::H1ResponseOptions{});
     benchmark::DoNotOptimize(out.pending());
     out.clear();

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "http/request.h"
 #include "http/syntax.h"
@@ -45,10 +48,13 @@ std::optional<std::string_view> max_age_of(std::string_view cc, bool& malformed)
 }  // namespace
 
 TtlParse parse_ttl(std::optional<std::string_view> query_ttl, std::optional<std::string_view> cache_control) {
-  constexpr const char* kBad = "ttl must be a whole number of seconds from 0 (never expires) to 315360000\n";
+  static const std::string kBad =
+      fmt::format("ttl must be a whole number of seconds from 0 (never expires) to {}\n", kMaxTtlSeconds);
+  static const std::string kBadMaxAge =
+      fmt::format("Cache-Control max-age must be a whole number of seconds from 0 to {}\n", kMaxTtlSeconds);
   if (query_ttl) {
     std::optional<std::uint64_t> s = parse_seconds(*query_ttl);
-    return s ? TtlParse{s, nullptr} : TtlParse{std::nullopt, kBad};
+    return s ? TtlParse{s, nullptr} : TtlParse{std::nullopt, kBad.c_str()};
   }
   if (cache_control) {
     bool malformed = false;
@@ -56,7 +62,7 @@ TtlParse parse_ttl(std::optional<std::string_view> query_ttl, std::optional<std:
     if (malformed) return {std::nullopt, "Cache-Control max-age needs a value, e.g. max-age=60\n"};
     if (!arg) return {};
     std::optional<std::uint64_t> s = parse_seconds(*arg);
-    if (!s) return {std::nullopt, "Cache-Control max-age must be a whole number of seconds from 0 to 315360000\n"};
+    if (!s) return {std::nullopt, kBadMaxAge.c_str()};
     return {s, nullptr};
   }
   return {};

@@ -163,32 +163,29 @@ void add_http_limit_flags(CLI::App& app, Config& c) {
   app.add_option("--max-headers", c.http.max_headers, "Most header fields in one request; more gets 431")
       ->check(CLI::Range(std::size_t{8}, std::size_t{10000}))
       ->capture_default_str();
-  app.add_option("--h2-reset-burst", c.http.h2_reset_burst,
-                 "HTTP/2 stream resets (received and sent) a connection may burst before GOAWAY "
-                 "(Rapid Reset, MadeYouReset)")
-      ->check(CLI::Range(1u, 1u << 20))
-      ->capture_default_str();
-  app.add_option("--h2-reset-rate", c.http.h2_reset_rate,
-                 "HTTP/2 stream resets per second a connection may sustain after the burst")
-      ->check(CLI::Range(1u, 1u << 20))
-      ->capture_default_str();
-  app.add_option("--h2-max-continuations", c.http.h2_max_continuations,
-                 "HTTP/2 CONTINUATION frames allowed after one HEADERS (CONTINUATION flood)")
-      ->check(CLI::Range(1u, 1000u))
-      ->capture_default_str();
-  app.add_option("--h2-max-pending-acks", c.http.h2_max_pending_acks,
-                 "HTTP/2 SETTINGS/PING acknowledgements queued for a peer that does not read (PING and "
-                 "SETTINGS floods)")
-      ->check(CLI::Range(1u, 1u << 20))
-      ->capture_default_str();
-  app.add_option("--h2-max-settings", c.http.h2_max_settings, "HTTP/2 entries allowed in one SETTINGS frame")
-      ->check(CLI::Range(8u, 1000u))
-      ->capture_default_str();
-  app.add_option("--h2-max-bad-frames", c.http.h2_max_bad_frames,
-                 "HTTP/2 empty DATA frames without END_STREAM plus frames rejected as invalid, per "
-                 "connection, before GOAWAY")
-      ->check(CLI::Range(1u, 1u << 20))
-      ->capture_default_str();
+  // The HTTP/2 flood limits: each a count per connection, in a range.
+  struct CountFlag {
+    const char* name;
+    std::uint32_t http::HttpLimits::*limit;
+    std::uint32_t least, most;
+    const char* help;
+  };
+  static constexpr CountFlag kH2Limits[] = {
+      {"--h2-reset-burst", &http::HttpLimits::h2_reset_burst, 1, 1u << 20,
+       "HTTP/2 stream resets (received and sent) a connection may burst before GOAWAY (Rapid Reset, MadeYouReset)"},
+      {"--h2-reset-rate", &http::HttpLimits::h2_reset_rate, 1, 1u << 20,
+       "HTTP/2 stream resets per second a connection may sustain after the burst"},
+      {"--h2-max-continuations", &http::HttpLimits::h2_max_continuations, 1, 1000,
+       "HTTP/2 CONTINUATION frames allowed after one HEADERS (CONTINUATION flood)"},
+      {"--h2-max-pending-acks", &http::HttpLimits::h2_max_pending_acks, 1, 1u << 20,
+       "HTTP/2 SETTINGS/PING acknowledgements queued for a peer that does not read (PING and SETTINGS floods)"},
+      {"--h2-max-settings", &http::HttpLimits::h2_max_settings, 8, 1000, "HTTP/2 entries allowed in one SETTINGS frame"},
+      {"--h2-max-bad-frames", &http::HttpLimits::h2_max_bad_frames, 1, 1u << 20,
+       "HTTP/2 empty DATA frames without END_STREAM plus frames rejected as invalid, per connection, before GOAWAY"},
+  };
+  for (const CountFlag& f : kH2Limits) {
+    app.add_option(f.name, c.http.*f.limit, f.help)->check(CLI::Range(f.least, f.most))->capture_default_str();
+  }
 }
 
 // The store, its memory, expiry and snapshots, and shutdown.

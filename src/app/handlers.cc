@@ -40,7 +40,7 @@ void key_error(http::Response& resp, KeyError e) {
 void lend_text(http::Response& resp, std::string text, std::string_view content_type) {
   auto* owned = new std::string(std::move(text));
   resp.content_type = content_type;
-  resp.shared = net::ExternalBytes{owned->data(), owned->size(), owned,
+  resp.borrowed = net::ExternalBytes{owned->data(), owned->size(), owned,
                                    [](void* p) { delete static_cast<std::string*>(p); }};
 }
 
@@ -207,8 +207,8 @@ void KvHandler::answer_get(const http::Request& req, const RouteMatch& match, ht
     return;
   }
   resp.content_type = v.content_type().empty() ? kOctetStream : v.content_type();
-  resp.shared = net::ExternalBytes{v.data(), v.size(), nullptr, Value::release_fn};
-  resp.shared.owner = r.value.detach();
+  resp.borrowed = net::ExternalBytes{v.data(), v.size(), nullptr, Value::release_fn};
+  resp.borrowed.owner = r.value.detach();
 }
 
 // What a write stores besides its bytes, from its query and header fields; false (and the error

@@ -59,9 +59,8 @@ int wait_for_stop(const sigset_t& signals, ServiceStatus& service) {
   }
 }
 
-}  // namespace
-
-int run_server(const Config& config) {
+// Blocks the signals wait_for_stop() takes, in every thread started after this; ignores SIGPIPE.
+sigset_t block_stop_signals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -69,6 +68,49 @@ int run_server(const Config& config) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+std::string address_text(const std::string& bind, int port) {
+  const bool v6 = bind.find(':') != std::string::npos;
+  return fmt::format("{}{}{}:{}", v6 ? "[" : "", bind, v6 ? "]" : "", port);
+}
+
+void log_listening(const Config& config, int port) {
+  spdlog::info(
+      "hkv {} listening on {} threads={}{} store={} concurrency-limit={} max-value-size={} max-memory={} "
+      "default-ttl={}s max-connections={} auth={}",
+      kVersion, address_text(config.bind, port), config.threads, config.pin_threads ? " (pinned)" : "",
+      store_name(config.store), config.concurrency_limit, config.http.max_value_size, config.max_memory,
+      config.default_ttl_s, config.max_connections,
+      config.auth_token.empty() ? "off" : config.auth_reads ? "all" : "writes");
+}
+
+// Lets the workers finish what their connections are doing (up to --shutdown-timeout), then
+// writes the final snapshot. Returns the exit status.
+int drain_and_stop(const Config& config, int sig, std::vector<std::unique_ptr<Worker>>& workers, const Store& store,
+                   Snapshotter* snapshots) {
+  spdlog::info("received {}, draining connections (up to {} s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+               config.shutdown_timeout_s);
+  auto started = std::chrono::steady_clock::now();
+  for (auto& w : workers) w->request_stop();
+  for (auto& w : workers) w->join();
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  spdlog::info("workers stopped in {} ms; {} keys in store", took.count(), store.size());
+  workers.clear();
+  int status = 0;
+  if (snapshots != nullptr) {
+    snapshots->stop_periodic();
+    if (!snapshots->write_final()) status = 1;
+  }
+  spdlog::info("hkv stopped");
+  return status;
+}
+
+}  // namespace
+
+int run_server(const Config& config) {
+  const sigset_t signals = block_stop_signals();
 
   CycleClock::ns_per_tick();  // calibrate the latency clock before any worker needs it
   StoreOptions store_options;
@@ -104,14 +146,7 @@ int run_server(const Config& config) {
     spdlog::critical("cannot listen: {}", e.what());
     return 1;
   }
-  bool v6 = config.bind.find(':') != std::string::npos;
-  spdlog::info(
-      "hkv {} listening on {}{}{}:{} threads={}{} store={} concurrency-limit={} max-value-size={} max-memory={} "
-      "default-ttl={}s max-connections={} auth={}",
-      kVersion, v6 ? "[" : "", config.bind, v6 ? "]" : "", listen.port, config.threads,
-      config.pin_threads ? " (pinned)" : "", store_name(config.store), config.concurrency_limit,
-      config.http.max_value_size, config.max_memory, config.default_ttl_s, config.max_connections,
-      config.auth_token.empty() ? "off" : config.auth_reads ? "all" : "writes");
+  log_listening(config, listen.port);
   std::vector<int> cpus = allowed_cpus();
   for (std::size_t i = 0; i < workers.size(); ++i) {
     int cpu = config.pin_threads && !cpus.empty() ? cpus[i % cpus.size()] : -1;
@@ -120,24 +155,10 @@ int run_server(const Config& config) {
   if (snapshots) snapshots->start_periodic();
 
   ServiceStatus service(metrics, *store);
-  service.ready(fmt::format("{}{}{}:{}", v6 ? "[" : "", config.bind, v6 ? "]" : "", listen.port));
+  service.ready(address_text(config.bind, listen.port));
   const int sig = wait_for_stop(signals, service);
   service.stopping();
-  spdlog::info("received {}, draining connections (up to {} s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-               config.shutdown_timeout_s);
-  auto started = std::chrono::steady_clock::now();
-  for (auto& w : workers) w->request_stop();
-  for (auto& w : workers) w->join();
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-  spdlog::info("workers stopped in {} ms; {} keys in store", took.count(), store->size());
-  workers.clear();
-  int status = 0;
-  if (snapshots) {
-    snapshots->stop_periodic();
-    if (!snapshots->write_final()) status = 1;
-  }
-  spdlog::info("hkv stopped");
-  return status;
+  return drain_and_stop(config, sig, workers, *store, snapshots.get());
 }
 
 }  // namespace hkv::app

@@ -29,22 +29,29 @@ std::optional<Field> kept_field(std::string_view name) {
   return std::nullopt;
 }
 
-void RequestFields::add(Field f, std::string_view value) {
+void RequestFields::open(Field f) {
   const std::size_t i = index(f);
-  if (count_[i] == 255) return;
+  open_ = kFieldCount;
+  if (count_[i] == 255) return;  // more are dropped
+  open_ = static_cast<std::uint8_t>(i);
   if (count_[i]++ == 0) {
     offset_[i] = static_cast<std::uint32_t>(buf_.size());
-    buf_.append(value);
-    length_[i] = static_cast<std::uint32_t>(value.size());
+    length_[i] = 0;
     return;
   }
   // Rare: move the earlier values to the end so all of this field's values stay contiguous.
   std::string joined = buf_.substr(offset_[i], length_[i]);
   joined += ", ";
-  joined += value;
   offset_[i] = static_cast<std::uint32_t>(buf_.size());
   length_[i] = static_cast<std::uint32_t>(joined.size());
   buf_ += joined;
+}
+
+void RequestFields::append(std::string_view piece) {
+  if (open_ == kFieldCount) return;
+  // The open field's value ends the buffer: it was opened last.
+  buf_.append(piece);
+  length_[open_] += static_cast<std::uint32_t>(piece.size());
 }
 
 std::optional<std::string_view> RequestFields::get(Field f) const {
@@ -56,6 +63,7 @@ std::optional<std::string_view> RequestFields::get(Field f) const {
 void RequestFields::clear() {
   buf_.clear();
   count_.fill(0);
+  open_ = kFieldCount;
 }
 
 }  // namespace hkv::http

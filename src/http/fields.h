@@ -24,7 +24,13 @@ std::optional<Field> kept_field(std::string_view name);
 class RequestFields {
  public:
   // Records a value; a repeated field's values are joined with ", " (RFC 9110 5.3).
-  void add(Field f, std::string_view value);
+  void add(Field f, std::string_view value) {
+    open(f);
+    append(value);
+  }
+  // The same for a value that arrives in pieces: open() the field, then append() each piece.
+  void open(Field f);
+  void append(std::string_view piece);
   std::optional<std::string_view> get(Field f) const;
   // How many times the field appeared (a repeated Content-Type is an error).
   unsigned count(Field f) const { return count_[index(f)]; }
@@ -37,6 +43,7 @@ class RequestFields {
   std::array<std::uint32_t, kFieldCount> offset_{};
   std::array<std::uint32_t, kFieldCount> length_{};
   std::array<std::uint8_t, kFieldCount> count_{};
+  std::uint8_t open_ = kFieldCount;  // the field append() extends; kFieldCount: none
 };
 
 }  // namespace hkv::http

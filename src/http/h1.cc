@@ -34,35 +34,6 @@ std::uint16_t transfer_coding_status(std::string_view list) {
   return other ? 501 : 0;
 }
 
-// RFC 9110 token characters: what a field name may contain. llhttp lets some others through
-// (spaces, an empty name), which RFC 9112 says must be rejected.
-constexpr std::array<bool, 256> kTokenChars = [] {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}();
-
-bool is_field_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (unsigned char c : name) {
-    if (!kTokenChars[c]) return false;
-  }
-  return true;
-}
-
-// RFC 3986 reg-name characters (unreserved, sub-delims, '%'): what a host name may contain.
-constexpr std::array<bool, 256> kHostChars = [] {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (char c : std::string_view("-._~!$&'()*+,;=%")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}();
-
 // RFC 9110 7.2: uri-host [":" port], the host a name or address, or an IPv6 literal in brackets.
 bool is_host(std::string_view h) {
   if (h.starts_with('[')) {
@@ -143,11 +114,22 @@ struct H1Callbacks {
     if (s->header_bytes_ > s->ctx_.limits.max_header_bytes) return s->fail(431, "header section too large");
     return 0;
   }
+  // A field the application reads has its value written straight into the request's fields.
+  static int on_header_field_complete(llhttp_t* p) {
+    H1Session* s = session_of(p);
+    s->kept_ = (p->flags & F_TRAILING) ? std::nullopt : kept_field(s->field_);
+    if (s->kept_) s->req_.fields.open(*s->kept_);
+    return 0;
+  }
   static int on_header_value(llhttp_t* p, const char* at, std::size_t len) {
     H1Session* s = session_of(p);
     // RFC 9112 5.2: obs-fold is rejected (llhttp joins the lines silently).
     if (len > 0 && s->starts_folded_line(at)) return s->fail(400, "obs-fold (a header line starting with a space)");
-    s->value_.append(at, len);
+    if (s->kept_) {
+      s->req_.fields.append({at, len});
+    } else {
+      s->value_.append(at, len);
+    }
     s->header_bytes_ += len;
     if (s->header_bytes_ > s->ctx_.limits.max_header_bytes) return s->fail(431, "header section too large");
     return 0;
@@ -195,6 +177,7 @@ struct H1Callbacks {
       v.on_message_begin = on_message_begin;
       v.on_url = on_url;
       v.on_header_field = on_header_field;
+      v.on_header_field_complete = on_header_field_complete;
       v.on_header_value = on_header_value;
       v.on_header_value_complete = on_header_value_complete;
       v.on_headers_complete = on_headers_complete;
@@ -233,7 +216,7 @@ bool H1Session::starts_folded_line(const char* at) const {
 }
 
 void H1Session::finish_header() {
-  if (!is_field_name(field_)) {
+  if (!is_token(field_)) {  // llhttp lets some others through (spaces, an empty name)
     fail(400, "invalid header field name");
   } else if (++header_fields_ > ctx_.limits.max_headers) {
     fail(431, "more header fields than --max-headers");
@@ -262,9 +245,8 @@ void H1Session::finish_header() {
   } else if (iequals(field_, "http2-settings")) {
     http2_settings_ = value_;
     ++http2_settings_fields_;
-  } else if (std::optional<Field> f = kept_field(field_)) {
-    req_.fields.add(*f, value_);
   }
+  kept_.reset();  // its value is in req_.fields already
   field_.clear();
   value_.clear();
 }
@@ -426,16 +408,16 @@ void H1Session::admitted() {
 // Output the peer does not take comes first: a connection with answers queued must not escape the
 // send timeout by having its next request wait for a slot (on the server).
 net::Awaiting H1Session::awaiting() const {
-  if (backpressured_ || !conn_.out().empty()) return net::Awaiting::reader;
+  if (backpressured_ || !conn_.out().empty()) return net::Awaiting::send;
   if (parked_) return net::Awaiting::server;
-  if (in_message_) return in_body_ ? net::Awaiting::body : net::Awaiting::head;
-  return net::Awaiting::request;
+  if (in_message_) return in_body_ ? net::Awaiting::body : net::Awaiting::header;
+  return net::Awaiting::idle;
 }
 
 // A request cut short by a timeout gets a 408; an idle connection, or one whose peer does not
 // read, is closed without a word (RFC 9110 15.5.9).
 bool H1Session::on_timeout(net::Awaiting what) {
-  if (what == net::Awaiting::head) {
+  if (what == net::Awaiting::header) {
     respond_error_and_close(408, "request head not received within --header-timeout");
     return true;
   }

@@ -6,6 +6,7 @@
 #include <llhttp.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,6 +47,7 @@ class H1Session final : public net::Protocol, public AdmissionWaiter {
 
   Request req_;  // the request being read
   std::string field_;
+  std::optional<Field> kept_;  // the field being read is one the application reads
   std::string value_;
   std::string http2_settings_;
   std::string transfer_encoding_;  // the request's Transfer-Encoding lines, joined with ','

@@ -68,7 +68,7 @@ void H2Session::close_stream(H2Stream* s) {
 
 // The value a stream's response borrowed is released once the output holds none of its bytes.
 void H2Session::release_body(H2Stream* s) {
-  const net::ExternalBytes& body = s->resp.shared;
+  const net::ExternalBytes& body = s->resp.borrowed;
   if (body.release == nullptr) return;
   if (s->body_lent && !torn_down_) {
     conn_.out().release_after_queued(body.owner, body.release);
@@ -348,17 +348,17 @@ void H2Session::on_shutdown() {
 // Output waiting for the peer comes first, then answered streams, so that a connection cannot
 // escape the send timeout by having new streams wait for a slot or trickle a body.
 net::Awaiting H2Session::awaiting() const {
-  if (!conn_.out().empty() || answered_streams_ > 0) return net::Awaiting::reader;
-  if (in_header_block_) return net::Awaiting::head;  // as an HTTP/1.1 head: --header-timeout
+  if (!conn_.out().empty() || answered_streams_ > 0) return net::Awaiting::send;
+  if (in_header_block_) return net::Awaiting::header;  // as an HTTP/1.1 head: --header-timeout
   if (!parked_.empty()) return net::Awaiting::server;
   if (incomplete_streams_ > 0) return net::Awaiting::body;
-  return open_streams_ == 0 ? net::Awaiting::request : net::Awaiting::reader;
+  return open_streams_ == 0 ? net::Awaiting::idle : net::Awaiting::send;
 }
 
 // An idle connection, or one whose uploads stalled, is told GOAWAY and closed once it is sent.
 // One whose peer stopped reading cannot be told anything: it is closed at once.
 bool H2Session::on_timeout(net::Awaiting what) {
-  if (what == net::Awaiting::reader) return false;
+  if (what == net::Awaiting::send) return false;
   nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
   pump();
   conn_.close_after_flush();

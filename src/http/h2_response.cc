@@ -76,7 +76,7 @@ ssize_t h2_read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::siz
   if (r.body_size() > kBodyCopiedUpTo) {
     *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;  // h2_send_body queues the frame
   } else if (n > 0) {
-    std::memcpy(buf, (r.shared.owner ? r.shared.data : r.text.data()) + s->body_read, n);
+    std::memcpy(buf, (r.borrowed.owner ? r.borrowed.data : r.text.data()) + s->body_read, n);
   }
   s->body_read += n;
   if (s->body_read == r.body_size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -95,7 +95,7 @@ void h2_send_body(H2Stream& s, const nghttp2_frame& frame, const std::uint8_t* f
     out.append({&pad_length, 1});
   }
   const Response& r = s.resp;
-  out.append_external(net::ExternalBytes{(r.shared.owner ? r.shared.data : r.text.data()) + s.body_sent, length,
+  out.append_external(net::ExternalBytes{(r.borrowed.owner ? r.borrowed.data : r.text.data()) + s.body_sent, length,
                                          nullptr, nullptr});
   s.body_sent += length;
   s.body_lent = true;

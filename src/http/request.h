@@ -39,9 +39,6 @@ struct Request {
   }
 };
 
-// A body the response borrows: `bytes.owner` is released once the bytes have been sent.
-using SharedBody = net::ExternalBytes;
-
 struct Response {
   std::uint16_t status = 200;
   std::string_view content_type = "text/plain; charset=utf-8";
@@ -49,7 +46,7 @@ struct Response {
   std::string_view www_authenticate;  // sent as a WWW-Authenticate header when not empty (401)
   std::string_view node;       // sent as an X-Hkv-Node header when not empty (--node-header)
   std::string_view text;       // static body (messages, greetings)
-  SharedBody shared{};         // or a borrowed body (stored values); owner released by the writer
+  net::ExternalBytes borrowed{};  // or a borrowed body (a stored value, a page): owner released once sent
   bool omit_body = false;      // HEAD: headers describe the body that is not sent
   // The request's syntax is broken (a target outside the URI grammar, a malformed field): HTTP/1.1
   // cannot trust where the next request starts, so it answers and closes (RFC 9112 2.2).
@@ -61,7 +58,7 @@ struct Response {
   std::int64_t max_age = -1;  // seconds; sent when >= 0
   std::int64_t age = -1;      // seconds; sent when >= 0
 
-  std::size_t body_size() const { return shared.owner ? shared.size : text.size(); }
+  std::size_t body_size() const { return borrowed.owner ? borrowed.size : text.size(); }
   // 1xx, 204 and 304 carry no body and no Content-Length.
   bool bodiless_status() const { return status < 200 || status == 204 || status == 304; }
 

@@ -93,29 +93,10 @@ std::string_view http_date() {
   return {buf, 29};
 }
 
-void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOptions& opts) {
-  const bool has_shared = resp.shared.owner != nullptr;
-  const std::size_t body_size = resp.body_size();
-  const bool no_length = resp.bodiless_status();
-  const bool send_body = !resp.omit_body && !no_length;
-  const bool copy_body = send_body && (!has_shared || body_size < kCopyBodyBelow);
+namespace {
 
-  std::size_t max = 256 + resp.content_type.size() + resp.allow.size() + resp.www_authenticate.size() + resp.node.size() +
-                    (copy_body ? body_size : 0);
-  char* start = out.prepare(max);
-  char* p = start;
-  p = put(p, opts.http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  p = put_number(p, resp.status);
-  *p++ = ' ';
-  p = put(p, status_reason(resp.status));
-  p = put(p, "\r\nServer: hkv\r\nDate: ");
-  p = put(p, http_date());
-  if (!no_length) {
-    p = put(p, "\r\nContent-Type: ");
-    p = put(p, resp.content_type);
-    p = put(p, "\r\nContent-Length: ");
-    p = put_number(p, body_size);
-  }
+// The header fields only some responses carry, each after its CRLF.
+char* put_optional_fields(char* p, const Response& resp) {
   if (!resp.allow.empty()) {
     p = put(p, "\r\nAllow: ");
     p = put(p, resp.allow);
@@ -141,6 +122,35 @@ void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOp
     p = put(p, "\r\nAge: ");
     p = put_number(p, static_cast<std::size_t>(resp.age));
   }
+  return p;
+}
+
+}  // namespace
+
+void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOptions& opts) {
+  const bool has_borrowed = resp.borrowed.owner != nullptr;
+  const std::size_t body_size = resp.body_size();
+  const bool no_length = resp.bodiless_status();
+  const bool send_body = !resp.omit_body && !no_length;
+  const bool copy_body = send_body && (!has_borrowed || body_size < kCopyBodyBelow);
+
+  std::size_t max = 256 + resp.content_type.size() + resp.allow.size() + resp.www_authenticate.size() + resp.node.size() +
+                    (copy_body ? body_size : 0);
+  char* start = out.prepare(max);
+  char* p = start;
+  p = put(p, opts.http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  p = put_number(p, resp.status);
+  *p++ = ' ';
+  p = put(p, status_reason(resp.status));
+  p = put(p, "\r\nServer: hkv\r\nDate: ");
+  p = put(p, http_date());
+  if (!no_length) {
+    p = put(p, "\r\nContent-Type: ");
+    p = put(p, resp.content_type);
+    p = put(p, "\r\nContent-Length: ");
+    p = put_number(p, body_size);
+  }
+  p = put_optional_fields(p, resp);
   if (!opts.keep_alive) {
     p = put(p, "\r\nConnection: close");
   } else if (opts.http10) {
@@ -148,21 +158,21 @@ void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOp
   }
   p = put(p, "\r\n\r\n");
   if (copy_body) {
-    if (has_shared) {
-      p = put(p, {resp.shared.data, resp.shared.size});
+    if (has_borrowed) {
+      p = put(p, {resp.borrowed.data, resp.borrowed.size});
     } else {
       p = put(p, resp.text);
     }
   }
   out.commit(static_cast<std::size_t>(p - start));
 
-  if (has_shared) {
+  if (has_borrowed) {
     if (send_body && !copy_body) {
-      out.append_external(resp.shared);
-    } else if (resp.shared.release) {
-      resp.shared.release(resp.shared.owner);
+      out.append_external(resp.borrowed);
+    } else if (resp.borrowed.release) {
+      resp.borrowed.release(resp.borrowed.owner);
     }
-    resp.shared = {};
+    resp.borrowed = {};
   }
 }
 

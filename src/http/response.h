@@ -14,7 +14,7 @@ struct H1ResponseOptions {
   bool http10 = false;  // answer an HTTP/1.0 request
 };
 
-// Appends status line, headers and body. A shared body is queued without copying when large;
+// Appends status line, headers and body. A borrowed body is queued without copying when large;
 // its owner reference passes to the queue either way.
 void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOptions& opts);
 

@@ -37,7 +37,7 @@ class ProtocolSniffer final : public net::Protocol {
   void on_peer_closed() override { conn_.close_now(); }
   void on_shutdown() override { conn_.close_now(); }
   // A fresh connection owes its first request head within the header timeout.
-  net::Awaiting awaiting() const override { return net::Awaiting::head; }
+  net::Awaiting awaiting() const override { return net::Awaiting::header; }
 
  private:
   net::Connection& conn_;

@@ -1,13 +1,31 @@
 // SPDX-License-Identifier: MIT
-// HTTP's small syntaxes, each parsed in one place: optional whitespace, comma-separated lists
-// and base64url (the ETags hkv writes, HTTP2-Settings).
+// HTTP's small syntaxes, each parsed in one place: character classes (tokens, host names),
+// optional whitespace, comma-separated lists and base64url (the ETags hkv writes, HTTP2-Settings).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace hkv::http {
+
+// A character class: true for ASCII letters and digits and for the characters of `others`.
+constexpr std::array<bool, 256> alphanumerics_and(std::string_view others) {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : others) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+// RFC 9110 5.6.2 token characters: what a field name or a method may contain.
+inline constexpr std::array<bool, 256> kTokenChars = alphanumerics_and("!#$%&'*+-.^_`|~");
+// RFC 3986 reg-name characters (unreserved, sub-delims, '%'): what a host name may contain.
+inline constexpr std::array<bool, 256> kHostChars = alphanumerics_and("-._~!$&'()*+,;=%");
+
+// Whether `s` is a token: one or more token characters.
+bool is_token(std::string_view s);
 
 // A space or a tab: what RFC 9110's optional whitespace (OWS) is made of.
 inline bool is_ows(char c) { return c == ' ' || c == '\t'; }

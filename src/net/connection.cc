@@ -167,9 +167,9 @@ void Connection::tick(std::int64_t now_ms) {
 // Sampled every tick, so a timeout fires up to one tick late.
 void Connection::check_timeouts(std::int64_t now_ms) {
   // Once closing, all that is left is the peer reading the last output.
-  const Awaiting now_awaiting = close_when_flushed_ ? Awaiting::reader
+  const Awaiting now_awaiting = close_when_flushed_ ? Awaiting::send
                                 : protocol_         ? protocol_->awaiting()
-                                                    : Awaiting::head;
+                                                    : Awaiting::header;
   const std::uint64_t begun = protocol_ ? protocol_->requests_begun() : 0;
   if (now_awaiting != awaiting_ || begun != requests_begun_ || awaiting_since_ms_ < 0) {
     awaiting_ = now_awaiting;
@@ -189,17 +189,17 @@ void Connection::check_timeouts(std::int64_t now_ms) {
   }
   std::int64_t limit = 0, since = awaiting_since_ms_;
   switch (awaiting_) {
-    case Awaiting::request:
+    case Awaiting::idle:
       limit = timeouts_->idle_ms;
       break;
-    case Awaiting::head:
+    case Awaiting::header:
       limit = timeouts_->header_ms;
       break;
     case Awaiting::body:
       limit = timeouts_->body_ms;
       since = std::max(since, last_read_ms_);
       break;
-    case Awaiting::reader:
+    case Awaiting::send:
       limit = timeouts_->send_ms;
       since = std::max(since, last_progress_ms_);
       break;
@@ -219,7 +219,7 @@ bool Connection::too_slow(std::int64_t now_ms, std::int64_t timeout_ms) const {
   if (awaiting_ == Awaiting::body) {
     rate = timeouts_->min_body_rate;
     moved = bytes_read_ - read_at_since_;
-  } else if (awaiting_ == Awaiting::reader) {
+  } else if (awaiting_ == Awaiting::send) {
     rate = timeouts_->min_send_rate;
     moved = bytes_written_ - written_at_since_;
   }

@@ -18,12 +18,12 @@ class Connection;
 
 // What a connection waits for from its peer, which decides the timeout that applies.
 enum class Awaiting : std::uint8_t {
-  request,  // nothing in progress: idle between requests (idle timeout)
-  head,     // the rest of a request head, timed from its first byte (header timeout)
-  body,     // more of a request body: time without a byte arriving (body timeout)
-  reader,   // the peer, to read output or open its flow-control window: time without output
-            // leaving (send timeout)
-  server,   // nothing from the peer: the server is working (no timeout)
+  idle,    // nothing in progress: between requests (--idle-timeout)
+  header,  // the rest of a request head, timed from its first byte (--header-timeout)
+  body,    // more of a request body: time without a byte arriving (--body-timeout)
+  send,    // the peer, to read output or open its flow-control window: time without output
+           // leaving (--send-timeout)
+  server,  // nothing from the peer: the server is working (no timeout)
 };
 inline constexpr std::size_t kAwaitingKinds = 4;  // the ones with a timeout
 
@@ -141,7 +141,7 @@ class Connection final : public Watcher {
   const ConnectionTimeouts* timeouts_;
   TimeoutCounters* fired_;
   // Timer state, sampled by tick(): what is awaited since when, and when bytes last moved.
-  Awaiting awaiting_ = Awaiting::head;
+  Awaiting awaiting_ = Awaiting::header;
   std::uint64_t requests_begun_ = 0;
   std::int64_t awaiting_since_ms_ = -1;
   std::uint64_t reads_ = 0, reads_seen_ = 0;

@@ -90,7 +90,7 @@ struct Owner {
     if (o->queue) o->pending_at_release = o->queue->pending();
     std::memset(o->bytes.data(), '#', o->bytes.size());
   }
-  SharedBody body() { return SharedBody{bytes.data(), bytes.size(), this, &Owner::release}; }
+  net::ExternalBytes body() { return net::ExternalBytes{bytes.data(), bytes.size(), this, &Owner::release}; }
 };
 
 std::string pattern(std::size_t n) {
@@ -215,15 +215,15 @@ TEST(H1Response, PipelinedResponsesStayInOrder) {
   EXPECT_EQ(pb.body, "second");
 }
 
-TEST(H1Response, SmallSharedBodyIsCopiedAndReleasedOnce) {
+TEST(H1Response, SmallBorrowedBodyIsCopiedAndReleasedOnce) {
   Owner owner{pattern(4095)};
   const std::string expected = owner.bytes;
   Response resp;
-  resp.shared = owner.body();
+  resp.borrowed = owner.body();
   OutputQueue q;
   write_h1_response(q, resp, {});
   EXPECT_EQ(owner.releases, 1);  // copied next to the headers, so the owner is let go at once
-  EXPECT_EQ(resp.shared.owner, nullptr);
+  EXPECT_EQ(resp.borrowed.owner, nullptr);
   SocketPair sp;
   Parsed p = parse(drain(q, sp));
   EXPECT_EQ(p.get("Content-Length"), "4095");
@@ -231,16 +231,16 @@ TEST(H1Response, SmallSharedBodyIsCopiedAndReleasedOnce) {
   EXPECT_EQ(owner.releases, 1);
 }
 
-TEST(H1Response, LargeSharedBodyIsReleasedOnceAfterItWasWritten) {
+TEST(H1Response, LargeBorrowedBodyIsReleasedOnceAfterItWasWritten) {
   Owner owner{pattern(200 * 1024)};
   const std::string expected = owner.bytes;
   Response resp;
   resp.content_type = "application/octet-stream";
-  resp.shared = owner.body();
+  resp.borrowed = owner.body();
   OutputQueue q;
   owner.queue = &q;
   write_h1_response(q, resp, {});
-  EXPECT_EQ(resp.shared.owner, nullptr);
+  EXPECT_EQ(resp.borrowed.owner, nullptr);
   EXPECT_EQ(owner.releases, 0);
 
   SocketPair sp(4096);
@@ -256,11 +256,11 @@ TEST(H1Response, LargeSharedBodyIsReleasedOnceAfterItWasWritten) {
   EXPECT_EQ(owner.releases, 1);
 }
 
-TEST(H1Response, LargeSharedBodyContentMatches) {
+TEST(H1Response, LargeBorrowedBodyContentMatches) {
   Owner owner{pattern(4096)};
   const std::string expected = owner.bytes;
   Response resp;
-  resp.shared = owner.body();
+  resp.borrowed = owner.body();
   OutputQueue q;
   write_h1_response(q, resp, {.keep_alive = false, .http10 = false});
   EXPECT_EQ(owner.releases, 0);  // 4096 bytes: referenced, not copied
@@ -272,11 +272,11 @@ TEST(H1Response, LargeSharedBodyContentMatches) {
   EXPECT_EQ(owner.releases, 1);
 }
 
-TEST(H1Response, LargeSharedBodyReleasedOnClear) {
+TEST(H1Response, LargeBorrowedBodyReleasedOnClear) {
   Owner owner{pattern(64 * 1024)};
   {
     Response resp;
-    resp.shared = owner.body();
+    resp.borrowed = owner.body();
     OutputQueue q;
     write_h1_response(q, resp, {});
     EXPECT_EQ(owner.releases, 0);
@@ -289,19 +289,19 @@ TEST(H1Response, LargeSharedBodyReleasedOnClear) {
   Owner dropped{pattern(64 * 1024)};
   {
     Response resp;
-    resp.shared = dropped.body();
+    resp.borrowed = dropped.body();
     OutputQueue q;
     write_h1_response(q, resp, {});
   }  // queue destroyed with the body still pending
   EXPECT_EQ(dropped.releases, 1);
 }
 
-TEST(H1Response, HeadAndNoContentReleaseSharedBodyWithoutSendingIt) {
+TEST(H1Response, HeadAndNoContentReleaseBorrowedBodyWithoutSendingIt) {
   for (std::uint16_t status : {200, 204}) {
     Owner owner{pattern(10000)};
     Response resp;
     resp.status = status;
-    resp.shared = owner.body();
+    resp.borrowed = owner.body();
     resp.omit_body = status == 200;
     OutputQueue q;
     write_h1_response(q, resp, {});

@@ -4,6 +4,7 @@
 // Under systemd it reports readiness, status and stopping (ServiceStatus).
 #include "app/server.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <spdlog/spdlog.h>
@@ -59,6 +60,17 @@ int wait_for_stop(const sigset_t& signals, ServiceStatus& service) {
   }
 }
 
+// Large values come and go at the rate of writes. By default glibc maps each allocation over
+// 128 KiB on its own and hands back the top of a heap once 128 KiB of it is free, so every write
+// of a large value faults its pages in anew: a 256 KiB write took 1.7 times as long
+// (bench/NOTES.md, issue 15). Values up to 32 MiB come from the heaps instead, and up to 32 MiB
+// free is kept at the top of each.
+void tune_allocator() {
+  constexpr int kLargest = 32 << 20;
+  mallopt(M_MMAP_THRESHOLD, kLargest);
+  mallopt(M_TRIM_THRESHOLD, kLargest);
+}
+
 // Blocks the signals wait_for_stop() takes, in every thread started after this; ignores SIGPIPE.
 sigset_t block_stop_signals() {
   sigset_t signals;
@@ -112,6 +124,7 @@ int drain_and_stop(const Config& config, int sig, std::vector<std::unique_ptr<Wo
 int run_server(const Config& config) {
   const sigset_t signals = block_stop_signals();
 
+  tune_allocator();
   CycleClock::ns_per_tick();  // calibrate the latency clock before any worker needs it
   StoreOptions store_options;
   store_options.initial_capacity = config.initial_capacity;

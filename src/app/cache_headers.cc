@@ -68,6 +68,14 @@ TtlParse parse_ttl(std::optional<std::string_view> query_ttl, std::optional<std:
   return {};
 }
 
+Freshness freshness_of(std::uint64_t expires_at_ms, std::uint64_t stored_at_s, std::uint64_t now_ms) {
+  if (expires_at_ms == 0) return {};
+  const std::uint64_t now_s = now_ms / 1000;
+  const std::int64_t age = now_s > stored_at_s ? static_cast<std::int64_t>(now_s - stored_at_s) : 0;
+  const std::uint64_t left_ms = expires_at_ms > now_ms ? expires_at_ms - now_ms : 0;
+  return {age + static_cast<std::int64_t>((left_ms + 999) / 1000), age};
+}
+
 bool EntityTagList::matches_strong(std::uint64_t etag) const {
   return any || std::find(strong.begin(), strong.begin() + strong_count, etag) != strong.begin() + strong_count;
 }

@@ -84,6 +84,13 @@ bool read_if_match(const http::Request& req, EntityTagList& tags, Precondition& 
   return true;
 }
 
+void set_freshness(const Value& v, std::uint64_t now_ms, http::Response& resp) {
+  const Freshness f = freshness_of(v.expires_at_ms(), v.stored_at_s(), now_ms);
+  resp.max_age = f.max_age;
+  resp.age = f.age;
+  resp.cache_control = f.max_age >= 0 ? kMaxAgeDirectives : kRevalidate;
+}
+
 // If-None-Match against the current ETag (weak comparison). Out of line: most GETs have none.
 // False (and a 400 in resp) when the header is malformed.
 [[gnu::noinline]] bool match_if_none_match(std::string_view header, std::uint64_t etag, bool& matches,
@@ -195,13 +202,7 @@ void KvHandler::answer_get(const http::Request& req, const RouteMatch& match, ht
   if (inm && !match_if_none_match(*inm, v.etag(), not_modified, resp)) return;
   resp.has_etag = true;
   resp.etag = v.etag();
-  // Freshness for HTTP caches in front of hkv, when the value has a lifetime: what is left of it,
-  // and how long ago it was stored.
-  if (const std::uint64_t expires = v.expires_at_ms(); expires != 0) {
-    resp.max_age = static_cast<std::int64_t>((expires - now_ms + 999) / 1000);
-    const std::uint64_t now_s = now_ms / 1000;
-    resp.age = now_s > v.stored_at_s() ? static_cast<std::int64_t>(now_s - v.stored_at_s()) : 0;
-  }
+  set_freshness(v, now_ms, resp);
   if (not_modified) {
     resp.status = 304;
     return;

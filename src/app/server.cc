@@ -159,12 +159,12 @@ int run_server(const Config& config) {
     spdlog::critical("cannot listen: {}", e.what());
     return 1;
   }
-  log_listening(config, listen.port);
   std::vector<int> cpus = allowed_cpus();
   for (std::size_t i = 0; i < workers.size(); ++i) {
     int cpu = config.pin_threads && !cpus.empty() ? cpus[i % cpus.size()] : -1;
     workers[i]->start(cpu);
   }
+  log_listening(config, listen.port);  // once every worker runs (and is pinned): tools wait for this line
   if (snapshots) snapshots->start_periodic();
 
   ServiceStatus service(metrics, *store);

@@ -53,10 +53,15 @@ std::size_t h2_response_fields(H2Stream& stream, nghttp2_nv (&nva)[kMaxResponseF
     format_etag(r.etag, s->etag);
     nva[n++] = make_unindexed_nv("etag", {s->etag, kEtagChars});
   }
-  if (r.max_age >= 0) {
-    std::memcpy(s->max_age, "max-age=", 8);
-    char* end = std::to_chars(s->max_age + 8, s->max_age + sizeof s->max_age, r.max_age).ptr;
-    nva[n++] = make_unindexed_nv("cache-control", {s->max_age, static_cast<std::size_t>(end - s->max_age)});
+  if (r.max_age >= 0) {  // differs from response to response: formatted, never indexed
+    constexpr std::string_view kPrefix = "max-age=";
+    char* const buf = s->cache_control;
+    char* const last = buf + sizeof s->cache_control;
+    char* end = std::to_chars(std::copy(kPrefix.begin(), kPrefix.end(), buf), last, r.max_age).ptr;
+    end = std::copy_n(r.cache_control.data(), std::min<std::size_t>(r.cache_control.size(), last - end), end);
+    nva[n++] = make_unindexed_nv("cache-control", {buf, static_cast<std::size_t>(end - buf)});
+  } else if (!r.cache_control.empty()) {
+    nva[n++] = make_nv("cache-control", r.cache_control);  // the same text each time: indexed
   }
   if (r.age >= 0) {
     char* end = std::to_chars(s->age, s->age + sizeof s->age, r.age).ptr;

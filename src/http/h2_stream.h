@@ -40,7 +40,7 @@ struct H2Stream {
   char status[4] = {};  // the response's field values are formatted into these
   char length[24] = {};
   char etag[kEtagChars] = {};
-  char max_age[24] = {};
+  char cache_control[96] = {};  // "max-age=<seconds>" and the directives after it
   char age[24] = {};
 };
 

@@ -52,11 +52,14 @@ struct Response {
   // cannot trust where the next request starts, so it answers and closes (RFC 9112 2.2).
   bool malformed = false;
 
-  // Validator and freshness of a stored value, sent as ETag, Cache-Control: max-age and Age.
+  // Validator and freshness, sent as ETag, Cache-Control and Age. Cache-Control is
+  // "max-age=<max_age>" followed by `cache_control` when max_age >= 0, else `cache_control` alone
+  // (none when empty). By default nothing may be stored by a cache in front of hkv.
   bool has_etag = false;
   std::uint64_t etag = 0;
   std::int64_t max_age = -1;  // seconds; sent when >= 0
   std::int64_t age = -1;      // seconds; sent when >= 0
+  std::string_view cache_control = "no-store";
 
   std::size_t body_size() const { return borrowed.owner ? borrowed.size : text.size(); }
   // 1xx, 204 and 304 carry no body and no Content-Length.

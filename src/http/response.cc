@@ -114,9 +114,13 @@ char* put_optional_fields(char* p, const Response& resp) {
     format_etag(resp.etag, p);
     p += kEtagChars;
   }
-  if (resp.max_age >= 0) {
-    p = put(p, "\r\nCache-Control: max-age=");
-    p = put_number(p, static_cast<std::size_t>(resp.max_age));
+  if (resp.max_age >= 0 || !resp.cache_control.empty()) {
+    p = put(p, "\r\nCache-Control: ");
+    if (resp.max_age >= 0) {
+      p = put(p, "max-age=");
+      p = put_number(p, static_cast<std::size_t>(resp.max_age));
+    }
+    p = put(p, resp.cache_control);
   }
   if (resp.age >= 0) {
     p = put(p, "\r\nAge: ");
@@ -134,8 +138,8 @@ void write_h1_response(net::OutputQueue& out, Response& resp, const H1ResponseOp
   const bool send_body = !resp.omit_body && !no_length;
   const bool copy_body = send_body && (!has_borrowed || body_size < kCopyBodyBelow);
 
-  std::size_t max = 256 + resp.content_type.size() + resp.allow.size() + resp.www_authenticate.size() + resp.node.size() +
-                    (copy_body ? body_size : 0);
+  std::size_t max = 288 + resp.content_type.size() + resp.allow.size() + resp.www_authenticate.size() + resp.node.size() +
+                    resp.cache_control.size() + (copy_body ? body_size : 0);
   char* start = out.prepare(max);
   char* p = start;
   p = put(p, opts.http10 ? "HTTP/1.0 " : "HTTP/1.1 ");

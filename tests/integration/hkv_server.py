@@ -197,3 +197,11 @@ def rss_kib(pid):
     """A process's resident set size in KiB."""
     with open(f"/proc/{pid}/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def freshness_left(headers):
+    """The seconds a cache would still serve a response for (RFC 9111 4.2.3: max-age minus the
+    current age, here the Age header); checks the Cache-Control hkv sends with a TTL."""
+    m = re.fullmatch(r"max-age=(\d+), must-revalidate, stale-while-revalidate=0", headers["cache-control"])
+    assert m, headers["cache-control"]
+    return int(m.group(1)) - int(headers.get("age", "0"))

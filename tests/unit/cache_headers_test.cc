@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -256,6 +257,43 @@ TEST(EntityTags, CommaInsideAQuotedForeignTag) {
   EXPECT_EQ(weak->weak_count, 1u);
   EXPECT_TRUE(weak->matches_weak(e));
   EXPECT_FALSE(parse_entity_tags("\"a,b").has_value()) << "unterminated";
+}
+
+// ---- freshness_of: what a cache in front of hkv computes ---------------------------------------
+
+// For every store time (ms), TTL and moment of reading: the freshness a cache computes from the
+// headers (RFC 9111 4.2.3: max-age minus Age) is what hkv has left, rounded up: never less, and
+// less than a second more. Age is whole seconds since the store, and max-age the TTL to within a
+// second.
+TEST(Freshness, ACacheKeepsAValueAsLongAsHkvDoes) {
+  for (std::uint64_t stored_ms : std::initializer_list<std::uint64_t>{1'700'000'000'000, 1'700'000'000'999, 1'700'000'000'500}) {
+    for (std::uint64_t ttl_s : std::initializer_list<std::uint64_t>{1, 6, 300, kMaxTtlSeconds}) {
+      const std::uint64_t expires = stored_ms + ttl_s * 1000;
+      for (std::uint64_t elapsed_ms = 0; elapsed_ms < ttl_s * 1000; elapsed_ms += 1 + elapsed_ms / 3) {
+        const std::uint64_t now = stored_ms + elapsed_ms;
+        const Freshness f = freshness_of(expires, stored_ms / 1000, now);
+        const std::int64_t left_ms = static_cast<std::int64_t>(expires - now);
+        const std::int64_t cache_keeps_ms = (f.max_age - f.age) * 1000;
+        ASSERT_GE(cache_keeps_ms, left_ms) << stored_ms << " +" << elapsed_ms << " ttl " << ttl_s;
+        ASSERT_LT(cache_keeps_ms, left_ms + 1000) << stored_ms << " +" << elapsed_ms << " ttl " << ttl_s;
+        ASSERT_LE(f.age * 1000, static_cast<std::int64_t>(elapsed_ms) + 1000);
+        ASSERT_GE(f.age * 1000, static_cast<std::int64_t>(elapsed_ms) - 1000);
+        ASSERT_LE(std::llabs(f.max_age - static_cast<std::int64_t>(ttl_s)), 1);
+      }
+    }
+  }
+}
+
+TEST(Freshness, NoLifetimeMeansRevalidateEachTime) {
+  const Freshness f = freshness_of(0, 1'700'000'000, 1'700'000'123'456);
+  EXPECT_EQ(f.max_age, -1);
+  EXPECT_EQ(f.age, -1);
+}
+
+TEST(Freshness, AClockThatStepsBackGivesAgeZero) {
+  const Freshness f = freshness_of(1'700'000'010'000, 1'700'000'005, 1'700'000'004'000);
+  EXPECT_EQ(f.age, 0);
+  EXPECT_EQ(f.max_age, 6);
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ class StoreCore : public Store {
   WriteResult put(std::string_view key, std::string_view bytes, const ValueMeta& meta,
                   const Precondition& cond) override;
   ValueRef make_value(std::string_view key, std::size_t size, const ValueMeta& meta) override;
-  WriteResult put_value(ValueRef value, const ValueMeta& meta, const Precondition& cond) override;
+  WriteResult put_value(ValueRef fresh, const ValueMeta& meta, const Precondition& cond) override;
   WriteResult erase(std::string_view key, std::uint64_t now_ms, const Precondition& cond) override;
   std::size_t reap_expired(std::uint64_t now_ms, std::size_t max_visits) override;
   void for_each(const std::function<void(const Value&)>& fn) override;

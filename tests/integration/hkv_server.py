@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -120,17 +121,25 @@ class HkvServer:
 
 
 class ServerTestCase(unittest.TestCase):
-    """One hkv per test class (started with SERVER_ARGS), stopped in tearDownClass, which fails unless it exits 0."""
+    """One hkv per test class (started with SERVER_ARGS), stopped in tearDownClass, which fails unless it exits 0.
+    With TMP_PREFIX, the class also gets a temporary folder, cls.tmp, removed at the end."""
     SERVER_ARGS = ()
+    TMP_PREFIX = None
 
     @classmethod
     def setUpClass(cls):
+        if cls.TMP_PREFIX:
+            cls.tmp = tempfile.mkdtemp(prefix=cls.TMP_PREFIX)
         cls.srv = HkvServer(*cls.SERVER_ARGS)
 
     @classmethod
     def tearDownClass(cls):
-        code, log = cls.srv.stop()
-        assert_clean_exit(code, log)
+        try:
+            code, log = cls.srv.stop()
+            assert_clean_exit(code, log)
+        finally:
+            if cls.TMP_PREFIX:
+                shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def request(self, method, path, body=None, headers=None, conn=None):
         """One HTTP/1.1 request (fresh connection unless `conn`). Returns (status, headers, body)."""

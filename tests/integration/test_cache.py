@@ -7,9 +7,7 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -34,19 +32,12 @@ def wait_until(predicate, timeout, interval=0.05):
 
 class CacheCase(ServerTestCase):
     """http.client and curl helpers on top of the per-class server."""
+    TMP_PREFIX = "hkv-cache-"
 
     @classmethod
     def setUpClass(cls):
         require_tools("curl")
-        cls.tmp = tempfile.mkdtemp(prefix="hkv-cache-")
         super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
 
 
     def curl(self, *args, h2=True):

@@ -2,9 +2,7 @@
 # HTTP/2 (h2c) end to end with curl and nghttp: prior knowledge, Upgrade, interface, streams, flow control.
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -43,18 +41,12 @@ class Reply:
 
 
 class H2TestBase(ServerTestCase):
+    TMP_PREFIX = "hkv-h2-"
+
     @classmethod
     def setUpClass(cls):
         require_tools("curl", "nghttp")
-        cls.tmp = tempfile.mkdtemp(prefix="hkv-h2-")
         super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def path(self, name):
         return os.path.join(self.tmp, name)

@@ -72,21 +72,14 @@ def h2_post_without_length(srv, path, body):
 
 class UploadWays(ServerTestCase):
     SERVER_ARGS = ("--max-value-size", str(2 << 20))
+    TMP_PREFIX = "hkv-uploads-"
 
     @classmethod
     def setUpClass(cls):
         require_tools("curl")
         super().setUpClass()
-        cls.tmp = tempfile.mkdtemp(prefix="hkv-uploads-")
         rng = random.Random(15)
         cls.values = {n: rng.randbytes(n) for n in SIZES}
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def curl_post(self, mode, key, body):
         path = os.path.join(self.tmp, key)

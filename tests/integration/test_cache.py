@@ -159,6 +159,15 @@ class CacheTest(CacheCase):
                 if ttl is not None:
                     self.assertGreaterEqual(int(headers["age"]), 1, f"{key} h2={h2}: aged over a second")
                 self.assertAgeAndMaxAge(headers, stored, (r0, time.time()), ttl, f"{key} h2={h2}")
+                # HEAD and a 304 tell a cache the same as the GET.
+                r0 = time.time()
+                status, head, _ = self.curl("-I", f"/get/{key}", h2=h2)
+                self.assertEqual(status, 200)
+                self.assertAgeAndMaxAge(head, stored, (r0, time.time()), ttl, f"HEAD {key} h2={h2}")
+                r0 = time.time()
+                status, not_modified, _ = self.curl("-H", f"If-None-Match: {headers['etag']}", f"/get/{key}", h2=h2)
+                self.assertEqual(status, 304)
+                self.assertAgeAndMaxAge(not_modified, stored, (r0, time.time()), ttl, f"304 {key} h2={h2}")
         # A replace restarts both.
         t0 = time.time()
         self.store("aged", b"b", query="?ttl=50")

@@ -21,7 +21,6 @@ namespace hkv::http {
 H2Session::H2Session(net::Connection& conn, HttpContext& ctx) : conn_(conn), ctx_(ctx), guard_(ctx.limits) {}
 
 H2Session::~H2Session() {
-  torn_down_ = true;
   close_all_streams();
   if (session_ != nullptr) nghttp2_session_del(session_);
 }
@@ -70,7 +69,7 @@ void H2Session::close_stream(H2Stream* s) {
 void H2Session::release_body(H2Stream* s) {
   const net::ExternalBytes& body = s->resp.borrowed;
   if (body.release == nullptr) return;
-  if (s->body_lent && !torn_down_) {
+  if (s->body_lent) {
     conn_.out().release_after_queued(body.owner, body.release);
   } else {
     body.release(body.owner);

@@ -84,7 +84,6 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   // itself and closes.
   std::optional<std::uint32_t> goodbye_;
   bool said_goodbye_ = false;
-  bool torn_down_ = false;  // the destructor runs: the connection's output may be gone
   std::int32_t newest_headers_id_ = 0;  // the highest stream id a HEADERS frame has named
   // Taken as a SETTINGS frame begins: the widest send window of an open stream, and the peer's
   // initial window size until then (see check_window_settings).

@@ -57,7 +57,10 @@ class RequestBody {
       provided_size_ += n;
       return;
     }
-    if (provided_.owner != nullptr) move_out_of_provided();  // more than announced: not kept there
+    if (provided_.owner != nullptr) {  // more than announced: not kept there
+      bytes_.assign(provided_.data, provided_size_);
+      drop_provided();
+    }
     bytes_.append(p, n);
   }
   std::size_t size() const { return provided_.owner != nullptr ? provided_size_ : bytes_.size(); }
@@ -70,16 +73,13 @@ class RequestBody {
   }
   // Empties it for the next request; a buffer over 64 KiB is freed rather than kept.
   void reset() {
-    if (provided_.release != nullptr) provided_.release(provided_.owner);
-    provided_ = {};
-    provided_size_ = 0;
+    drop_provided();
     bytes_.clear();
     if (bytes_.capacity() > 64 * 1024) std::string().swap(bytes_);
   }
 
  private:
-  void move_out_of_provided() {
-    bytes_.assign(provided_.data, provided_size_);
+  void drop_provided() {
     if (provided_.release != nullptr) provided_.release(provided_.owner);
     provided_ = {};
     provided_size_ = 0;

@@ -33,6 +33,9 @@ Connection::Connection(EventLoop& loop, int fd, ConnectionOwner& owner, const Co
 }
 
 Connection::~Connection() {
+  // The protocol goes first: what it releases on the way may still be queued in out_.
+  next_protocol_.reset();
+  protocol_.reset();
   if (fd_ >= 0) {
     loop_.remove(fd_);
     ::close(fd_);

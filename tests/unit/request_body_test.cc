@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 
 namespace hkv::http {
 namespace {
@@ -19,6 +20,12 @@ struct Provided {
     return BodyBuffer{bytes.data(), bytes.size(), this, [](void* p) { ++static_cast<Provided*>(p)->releases; }};
   }
 };
+
+// Hands `mem` to `body` and reads the first bytes of a body into it.
+void read_into(RequestBody& body, Provided& mem, std::string_view first) {
+  body.provide(mem.buffer());
+  body.append(first.data(), first.size());
+}
 
 TEST(RequestBody, WithoutProvidedMemoryItKeepsItsOwnBuffer) {
   RequestBody body;
@@ -34,8 +41,7 @@ TEST(RequestBody, ProvidedMemoryIsWrittenInPlaceAndReleasedOnce) {
   Provided mem(11);
   {
     RequestBody body;
-    body.provide(mem.buffer());
-    body.append("hello ", 6);
+    read_into(body, mem, "hello ");
     EXPECT_EQ(body.filled_owner(), nullptr) << "not filled yet";
     body.append("world", 5);
     EXPECT_EQ(mem.bytes, "hello world");
@@ -49,8 +55,7 @@ TEST(RequestBody, ProvidedMemoryIsWrittenInPlaceAndReleasedOnce) {
 TEST(RequestBody, MoreThanAnnouncedLeavesTheProvidedMemory) {
   Provided mem(4);
   RequestBody body;
-  body.provide(mem.buffer());
-  body.append("abc", 3);
+  read_into(body, mem, "abc");
   body.append("de", 2);  // past the 4 bytes announced
   EXPECT_EQ(body.view(), "abcde");
   EXPECT_NE(body.view().data(), mem.bytes.data());
@@ -61,8 +66,7 @@ TEST(RequestBody, MoreThanAnnouncedLeavesTheProvidedMemory) {
 TEST(RequestBody, ResetReleasesAndTheNextRequestStartsEmpty) {
   Provided mem(3);
   RequestBody body;
-  body.provide(mem.buffer());
-  body.append("abc", 3);
+  read_into(body, mem, "abc");
   body.reset();
   EXPECT_EQ(mem.releases, 1);
   EXPECT_EQ(body.size(), 0u);
@@ -74,8 +78,7 @@ TEST(RequestBody, ResetReleasesAndTheNextRequestStartsEmpty) {
 TEST(RequestBody, MovingHandsTheProvidedMemoryOver) {
   Provided mem(2);
   RequestBody a;
-  a.provide(mem.buffer());
-  a.append("hi", 2);
+  read_into(a, mem, "hi");
   RequestBody b(std::move(a));
   EXPECT_EQ(b.filled_owner(), &mem);
   EXPECT_EQ(b.view(), "hi");

@@ -59,7 +59,7 @@ struct MetricTotals {
       requests{};
   std::array<std::uint64_t, kLatencyBounds.size() + 1> latency_buckets{};
   std::uint64_t latency_sum_ticks = 0, hits = 0, misses = 0, evictions = 0, expirations = 0;
-  std::uint64_t connections_open = 0, connections_accepted = 0;
+  std::uint64_t connections_open = 0, connections_accepted = 0, connections_idle = 0, h2_session_bytes = 0;
   std::array<std::uint64_t, http::kH2AbuseKinds> h2_abuse{};
   std::uint64_t h2_goaways = 0;
   std::uint64_t connections_refused = 0, accept_errors = 0;
@@ -112,6 +112,12 @@ constexpr ScalarMetric kScalars[] = {
      [](const Readings& r) { return r.memory_limit; }},
     {"hkv_connections_open", "gauge", "Client connections open.", "connections_open",
      [](const Readings& r) { return r.t.connections_open; }},
+    {"hkv_connections_idle", "gauge",
+     "Client connections idle between requests, holding no buffers (sampled every 100 ms).", "connections_idle",
+     [](const Readings& r) { return r.t.connections_idle; }},
+    {"hkv_h2_session_bytes", "gauge",
+     "Memory held by HTTP/2 sessions: nghttp2's state and the open streams (sampled every 100 ms).",
+     "h2_session_bytes", [](const Readings& r) { return r.t.h2_session_bytes; }},
     {"hkv_connections_accepted_total", "counter", "Client connections accepted.", "connections_accepted",
      [](const Readings& r) { return r.t.connections_accepted; }},
     {"hkv_connections_refused_total", "counter",
@@ -171,6 +177,8 @@ MetricTotals MetricsRegistry::sum() const {
     t.expirations += w->expirations.get();
     t.connections_open += w->connections_open.get();
     t.connections_accepted += w->connections_accepted.get();
+    t.connections_idle += w->connections_idle.get();
+    t.h2_session_bytes += w->h2_session_bytes.get();
     for (std::size_t a = 0; a < http::kH2AbuseKinds; ++a) t.h2_abuse[a] += w->protocol.h2_abuse[a].get();
     t.h2_goaways += w->protocol.h2_goaways.get();
     t.connections_refused += w->connections_refused.get();

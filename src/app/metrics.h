@@ -44,6 +44,8 @@ struct alignas(64) WorkerMetrics {
   Cell expirations;
   Cell connections_open;
   Cell connections_accepted;
+  Cell connections_idle;             // resting between requests (net::ConnectionSet); set every tick
+  Cell h2_session_bytes;             // held by this worker's HTTP/2 sessions (http::h2_memory_in_use); set every tick
   Cell connections_refused;         // over --max-connections
   Cell accept_errors;               // out of file descriptors or memory at accept
   net::TimeoutCounters timeouts;    // connections closed by a timeout, by net::Awaiting

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "app/cycle_clock.h"
+#include "http/h2_memory.h"
 #include "http/response.h"
 
 namespace hkv::app {
@@ -27,7 +28,8 @@ Worker::Worker(const net::ListenOptions& listen, const http::HttpLimits& limits,
       shutdown_timeout_(shutdown_timeout),
       admission_(gate, [this] { loop_.wake(); }),
       handler_(store, metrics, registry, handler_options),
-      ctx_{handler_, admission_, limits, metrics.protocol} {
+      ctx_{handler_, admission_, limits, metrics.protocol},
+      open_(timeouts.idle_ms) {
   gate.register_queue(&admission_);
   listener_ = std::make_unique<net::Listener>(
       loop_, listen, [this](int fd) { accept(fd); }, [this](int err) { accept_failed(err); });
@@ -35,9 +37,9 @@ Worker::Worker(const net::ListenOptions& listen, const http::HttpLimits& limits,
 
 Worker::~Worker() {
   join();
-  while (live_ != nullptr) {
-    net::Connection* c = live_;
-    live_ = c->next;
+  open_.wake_all();
+  while (net::Connection* c = open_.first_active()) {
+    open_.remove(c);
     delete c;
   }
   for (net::Connection* c : closed_) delete c;
@@ -74,9 +76,7 @@ void Worker::accept(int fd) {
   c->set_protocol(http::make_protocol_sniffer(*c, ctx_));
   metrics_.connections_accepted.add();
   metrics_.connections_open.add();
-  c->next = live_;
-  if (live_ != nullptr) live_->prev = c;
-  live_ = c;
+  open_.add(c);
 }
 
 // The listener pauses itself; the next tick resumes it. Logged at most every 10 s per worker.
@@ -91,10 +91,7 @@ void Worker::accept_failed(int err) {
 
 void Worker::connection_closed(net::Connection* c) {
   connections_.release();
-  if (c->prev != nullptr) c->prev->next = c->next;
-  if (c->next != nullptr) c->next->prev = c->prev;
-  if (live_ == c) live_ = c->next;
-  c->prev = c->next = nullptr;
+  open_.remove(c);
   metrics_.connections_open.sub();
   closed_.push_back(c);  // freed at the end of the turn, outside its own callbacks
 }
@@ -103,7 +100,8 @@ void Worker::begin_shutdown() {
   stopping_ = true;
   deadline_ = std::chrono::steady_clock::now() + shutdown_timeout_;
   listener_->close();
-  for (net::Connection* c = live_; c != nullptr;) {
+  open_.wake_all();
+  for (net::Connection* c = open_.first_active(); c != nullptr;) {
     net::Connection* next = c->next;
     c->shutdown();
     c = next;
@@ -116,21 +114,20 @@ void Worker::end_of_turn() {
   if (now >= next_tick_) {
     next_tick_ = now + std::chrono::milliseconds(100);
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    for (net::Connection* c = live_; c != nullptr;) {
-      net::Connection* next = c->next;  // tick may close (unlink) c
-      c->tick(now_ms);
-      c = next;
-    }
+    open_.tick(now_ms);
+    metrics_.connections_idle.set(open_.resting());
+    metrics_.h2_session_bytes.set(http::h2_memory_in_use());
     sweep_expired();
     if (!stopping_) listener_->resume();
   }
   for (net::Connection* c : closed_) delete c;
   closed_.clear();
   if (!stopping_) return;
-  if (live_ != nullptr && now >= deadline_) {
-    while (live_ != nullptr) live_->close_now();
+  if (!open_.empty() && now >= deadline_) {
+    open_.wake_all();
+    while (net::Connection* c = open_.first_active()) c->close_now();
   }
-  if (live_ == nullptr) {
+  if (open_.empty()) {
     for (net::Connection* c : closed_) delete c;
     closed_.clear();
     loop_.stop();

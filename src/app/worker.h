@@ -15,6 +15,7 @@
 #include "http/context.h"
 #include "net/connection.h"
 #include "net/connection_budget.h"
+#include "net/connection_set.h"
 #include "net/event_loop.h"
 #include "net/listener.h"
 #include "store/store.h"
@@ -37,6 +38,7 @@ class Worker final : public net::ConnectionOwner {
   void join();
 
   void connection_closed(net::Connection* c) override;
+  void connection_woke(net::Connection* c) override { open_.wake(c); }
 
  private:
   void run();
@@ -58,7 +60,7 @@ class Worker final : public net::ConnectionOwner {
   KvHandler handler_;
   http::HttpContext ctx_;
   std::unique_ptr<net::Listener> listener_;
-  net::Connection* live_ = nullptr;  // intrusive list of open connections
+  net::ConnectionSet open_;
   std::vector<net::Connection*> closed_;
   std::atomic<bool> stop_requested_{false};
   bool stopping_ = false;

@@ -35,6 +35,11 @@ class RequestFields {
   // How many times the field appeared (a repeated Content-Type is an error).
   unsigned count(Field f) const { return count_[index(f)]; }
   void clear();
+  // Empties it and frees its buffer (an idle connection).
+  void release_memory() {
+    clear();
+    std::string().swap(buf_);
+  }
 
  private:
   static std::size_t index(Field f) { return static_cast<std::size_t>(f); }

@@ -379,6 +379,11 @@ void H1Session::reset_request() {
   error_status_ = 0;
 }
 
+void H1Session::release_idle_memory() {
+  req_.release_memory();
+  for (std::string* s : {&field_, &value_, &http2_settings_, &transfer_encoding_}) std::string().swap(*s);
+}
+
 void H1Session::respond_error_and_close(std::uint16_t status, std::string_view message) {
   Response resp;
   std::string text(message);

@@ -28,6 +28,7 @@ class H1Session final : public net::Protocol, public AdmissionWaiter {
   std::uint64_t requests_begun() const override { return requests_begun_; }
   bool on_timeout(net::Awaiting what) override;
   void admitted() override;
+  void release_idle_memory() override;
 
  private:
   friend struct H1Callbacks;

@@ -217,7 +217,7 @@ void H2Session::admitted() {
     }
     first = false;
     H2Stream* s = parked_.front();
-    parked_.pop_front();
+    parked_.erase(parked_.begin());
     s->parked = false;
     dispatch(s);
   }
@@ -363,6 +363,8 @@ bool H2Session::on_timeout(net::Awaiting what) {
   conn_.close_after_flush();
   return true;
 }
+
+void H2Session::release_idle_memory() { std::vector<H2Stream*>().swap(parked_); }
 
 void H2Session::on_close() {
   if (waiting_) {

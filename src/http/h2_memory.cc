@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Size-class free lists (16 B .. 4 KiB, powers of two) in front of malloc. Each block carries a
-// 16-byte header with its class so free() and realloc() know where it goes.
+// Size-class free lists (16 B .. 1 KiB, powers of two) in front of malloc. Each block carries a
+// 16-byte header with its class so free() and realloc() know where it goes. Larger blocks are the
+// session's own (its 2.9 KiB struct, its stream map, its frame buffer): they get malloc's exact
+// size, since rounding them up would cost every connection memory for as long as it lives.
 #include "http/h2_memory.h"
 
 #include <array>
@@ -14,7 +16,7 @@ namespace hkv::http {
 namespace {
 
 constexpr std::size_t kHeader = 16;  // keeps the payload 16-byte aligned
-constexpr int kClasses = 9;          // 16, 32, ..., 4096
+constexpr int kClasses = 7;          // 16, 32, ..., 1024
 constexpr std::uint32_t kLarge = 0xff;
 constexpr std::size_t kMaxCached = 4096;  // blocks kept per class
 
@@ -25,6 +27,7 @@ struct FreeBlock {
 struct Pool {
   std::array<FreeBlock*, kClasses> heads{};
   std::array<std::size_t, kClasses> counts{};
+  std::size_t in_use = 0;  // bytes handed out and not yet freed
 
   ~Pool() {
     for (FreeBlock*& head : heads) {
@@ -61,6 +64,7 @@ void* pool_malloc(std::size_t size, void*) {
     FreeBlock* b = pool.heads[c];
     pool.heads[c] = b->next;
     --pool.counts[c];
+    pool.in_use += class_size(static_cast<std::uint32_t>(c));
     return b;
   }
   std::size_t bytes = c >= 0 ? class_size(static_cast<std::uint32_t>(c)) : size;
@@ -69,12 +73,14 @@ void* pool_malloc(std::size_t size, void*) {
   void* payload = raw + kHeader;
   class_tag(payload) = c >= 0 ? static_cast<std::uint32_t>(c) : kLarge;
   large_size(payload) = bytes;
+  pool.in_use += bytes;
   return payload;
 }
 
 void pool_free(void* ptr, void*) {
   if (ptr == nullptr) return;
   std::uint32_t c = class_tag(ptr);
+  pool.in_use -= c == kLarge ? large_size(ptr) : class_size(c);
   if (c != kLarge && pool.counts[c] < kMaxCached) {
     auto* b = static_cast<FreeBlock*>(ptr);
     b->next = pool.heads[c];
@@ -106,6 +112,8 @@ void* pool_realloc(void* ptr, std::size_t size, void* ud) {
 }
 
 }  // namespace
+
+std::size_t h2_memory_in_use() { return pool.in_use; }
 
 nghttp2_mem* thread_h2_memory() {
   thread_local nghttp2_mem mem{nullptr, pool_malloc, pool_free, pool_calloc, pool_realloc};

@@ -6,9 +6,13 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <cstddef>
+
 namespace hkv::http {
 
 // The allocator for sessions created on the calling thread.
 nghttp2_mem* thread_h2_memory();
+// Bytes the calling thread's sessions hold from it now (blocks handed out, not those cached).
+std::size_t h2_memory_in_use();
 
 }  // namespace hkv::http

@@ -7,8 +7,8 @@
 #include <nghttp2/nghttp2.h>
 
 #include <cstdint>
-#include <deque>
 #include <optional>
+#include <vector>
 
 #include "http/context.h"
 #include "http/h2.h"
@@ -35,6 +35,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   std::uint64_t progress(std::uint64_t writes) override;
   bool on_timeout(net::Awaiting what) override;
   void admitted() override;
+  void release_idle_memory() override;
 
   // nghttp2 callbacks
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self);
@@ -93,7 +94,7 @@ class H2Session final : public net::Protocol, public AdmissionWaiter {
   // session keeps no buffer for them).
   H2Stream* ended_first_ = nullptr;
   H2Stream* ended_last_ = nullptr;
-  std::deque<H2Stream*> parked_;
+  std::vector<H2Stream*> parked_;  // oldest first; a vector, since an empty deque holds memory
   bool waiting_ = false;
   bool peer_closed_ = false;
   int open_streams_ = 0;

@@ -37,6 +37,13 @@ struct Request {
     fields.clear();
     body.reset();
   }
+  // Empties it and frees its buffers (an idle connection).
+  void release_memory() {
+    clear();
+    std::string().swap(target);
+    fields.release_memory();
+    body.release_memory();
+  }
 };
 
 struct Response {

@@ -77,6 +77,11 @@ class RequestBody {
     bytes_.clear();
     if (bytes_.capacity() > 64 * 1024) std::string().swap(bytes_);
   }
+  // Empties it and frees its buffer (an idle connection).
+  void release_memory() {
+    drop_provided();
+    std::string().swap(bytes_);
+  }
 
  private:
   void drop_provided() {

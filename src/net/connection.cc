@@ -13,7 +13,7 @@
 namespace hkv::net {
 
 namespace {
-constexpr std::size_t kReadBuffer = 64 * 1024;
+constexpr std::size_t kReadBuffer = EventLoop::kReadBufferSize;
 constexpr std::int64_t kLingerMs = 2000;
 // Times flush() refills a queue it has written whole before it yields to the loop (see flush).
 constexpr int kRefillsPerFlush = 4;
@@ -52,6 +52,7 @@ void Connection::set_protocol(std::unique_ptr<Protocol> p) {
 
 void Connection::on_io(std::uint32_t events) {
   if (closed()) return;
+  if (resting) owner_.connection_woke(this);
   if (events & (EPOLLERR | EPOLLHUP)) {
     if (!(events & EPOLLIN)) {
       close_now();
@@ -69,14 +70,13 @@ void Connection::handle_readable() {
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) close_now();
     return;
   }
-  if (!in_) in_ = std::make_unique_for_overwrite<char[]>(kReadBuffer);
   if (in_end_ == kReadBuffer) {
     if (in_begin_ == 0) return;  // buffer full of unconsumed input: wait for the protocol
     std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
     in_end_ -= in_begin_;
     in_begin_ = 0;
   }
-  ssize_t n = ::read(fd_, in_.get() + in_end_, kReadBuffer - in_end_);
+  ssize_t n = ::read(fd_, input() + in_end_, kReadBuffer - in_end_);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
     close_now();
@@ -96,6 +96,7 @@ void Connection::handle_readable() {
   ++reads_;
   bytes_read_ += static_cast<std::uint64_t>(n);
   offer_input();
+  if (!in_) keep_unconsumed_input();
   flush();
 }
 
@@ -103,11 +104,33 @@ void Connection::offer_input() {
   while (!closed() && !paused_ && protocol_) {
     if (next_protocol_) protocol_ = std::move(next_protocol_);
     if (in_begin_ == in_end_) break;
-    std::size_t used = protocol_->on_data(in_.get() + in_begin_, in_end_ - in_begin_);
+    std::size_t used = protocol_->on_data(input() + in_begin_, in_end_ - in_begin_);
     in_begin_ += used;
     if (!next_protocol_) break;
   }
-  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  if (in_begin_ == in_end_ || closed()) in_begin_ = in_end_ = 0;
+}
+
+// What the protocol left in the loop's buffer moves to the connection's own before another
+// connection reads over it.
+void Connection::keep_unconsumed_input() {
+  if (in_begin_ == in_end_) return;
+  in_ = std::make_unique_for_overwrite<char[]>(kReadBuffer);
+  std::memcpy(in_.get(), loop_.read_buffer() + in_begin_, in_end_ - in_begin_);
+  in_end_ -= in_begin_;
+  in_begin_ = 0;
+}
+
+bool Connection::may_rest() const {
+  return !closed() && !lingering_ && !close_when_flushed_ && !paused_ && !next_protocol_ && in_begin_ == in_end_ &&
+         out_.empty() && protocol_ && protocol_->awaiting() == Awaiting::idle;
+}
+
+void Connection::release_idle_memory() {
+  in_.reset();
+  in_begin_ = in_end_ = 0;
+  out_.release_memory();
+  if (protocol_) protocol_->release_idle_memory();
 }
 
 // The wake-up rule for output: after flush() returns, either the queue is empty and the protocol's

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Connection: one accepted TCP socket. It reads into a fixed buffer, hands the bytes to the current
-// Protocol (HTTP/1.1 or HTTP/2), and writes the Protocol's output with one writev per batch.
+// Connection: one accepted TCP socket. It reads into its loop's shared buffer, hands the bytes to the
+// current Protocol (HTTP/1.1 or HTTP/2), and writes the Protocol's output with one writev per batch.
 #pragma once
 
 #include <array>
@@ -67,6 +67,9 @@ class Protocol {
   // A timeout fired. The protocol may say why (HTTP/1.1 408, HTTP/2 GOAWAY) and close after
   // the flush, returning true; on false the connection closes at once.
   virtual bool on_timeout(Awaiting) { return false; }
+  // The connection is idle (awaiting() said so, nothing is buffered either way): free what the
+  // next request can allocate again.
+  virtual void release_idle_memory() {}
 };
 
 // Told when a connection has closed, so its owner can free it outside the callback.
@@ -74,6 +77,8 @@ class ConnectionOwner {
  public:
   virtual ~ConnectionOwner() = default;
   virtual void connection_closed(Connection* c) = 0;
+  // An event arrived for a connection the owner had marked `resting`.
+  virtual void connection_woke(Connection*) {}
 };
 
 class Connection final : public Watcher {
@@ -104,6 +109,10 @@ class Connection final : public Watcher {
   void close_now();
   bool closed() const { return fd_ < 0; }
   bool idle_input() const { return in_begin_ == in_end_; }
+  // Between requests with nothing buffered either way, nothing to time but --idle-timeout.
+  bool may_rest() const;
+  // Frees the input buffer, the output queue's memory and the protocol's (see may_rest).
+  void release_idle_memory();
   bool peer_closed() const { return peer_closed_; }
 
   void shutdown() {
@@ -114,13 +123,18 @@ class Connection final : public Watcher {
   // enforces the timeouts.
   void tick(std::int64_t now_ms);
 
-  // Intrusive list hooks for the owner.
+  // The owner's bookkeeping: intrusive list hooks, and whether (since when) it rests, which
+  // on_io reports to the owner with connection_woke.
   Connection* prev = nullptr;
   Connection* next = nullptr;
+  bool resting = false;
+  std::int64_t rested_at_ms = 0;
 
  private:
   void handle_readable();
+  char* input() { return in_ ? in_.get() : loop_.read_buffer(); }
   void offer_input();
+  void keep_unconsumed_input();
   void update_events();
   void start_linger();
   void check_timeouts(std::int64_t now_ms);
@@ -149,7 +163,9 @@ class Connection final : public Watcher {
   std::uint64_t bytes_read_ = 0, bytes_written_ = 0;
   std::uint64_t read_at_since_ = 0, written_at_since_ = 0;  // the counts when awaiting_ began
   std::int64_t last_read_ms_ = 0, last_progress_ms_ = 0;
-  std::unique_ptr<char[]> in_;  // allocated on the first read, not zero-filled
+  // Input the protocol has not consumed yet, kept from the loop's buffer (see EventLoop::read_buffer);
+  // null when there is none. in_begin_ and in_end_ index input().
+  std::unique_ptr<char[]> in_;
   std::size_t in_begin_ = 0;
   std::size_t in_end_ = 0;
   OutputQueue out_;

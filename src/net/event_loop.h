@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace hkv::net {
@@ -42,6 +43,11 @@ class EventLoop {
   // Thread-safe: makes the loop's thread run hooks.on_wake soon.
   void wake();
 
+  // One input buffer shared by the loop's connections: a connection reads into it and keeps in
+  // memory of its own only what its protocol leaves unconsumed, so an idle one holds none.
+  static constexpr std::size_t kReadBufferSize = 64 * 1024;
+  char* read_buffer();
+
  private:
   class WakeWatcher;
 
@@ -50,6 +56,7 @@ class EventLoop {
   bool running_ = false;
   LoopHooks hooks_;
   std::vector<epoll_event> events_;
+  std::unique_ptr<char[]> read_buffer_;  // allocated on first use
 };
 
 }  // namespace hkv::net

@@ -47,6 +47,8 @@ class OutputQueue {
   WriteStatus write_to(int fd);
   // Drops everything (connection closing), releasing external owners.
   void clear();
+  // Frees the buffers of an empty queue (an idle connection); the next append allocates again.
+  void release_memory();
 
  private:
   struct Segment {

@@ -27,7 +27,7 @@ std::int64_t monotonic_ms() {
 
 Connection::Connection(EventLoop& loop, int fd, ConnectionOwner& owner, const ConnectionTimeouts* timeouts,
                        TimeoutCounters* fired)
-    : loop_(loop), owner_(owner), fd_(fd), timeouts_(timeouts), fired_(fired) {
+    : loop_(loop), owner_(owner), fd_(fd), timeouts_(timeouts), fired_(fired), out_(&loop.output_buffers()) {
   armed_ = EPOLLIN | EPOLLRDHUP;
   loop_.add(fd_, armed_, this);
 }
@@ -96,7 +96,7 @@ void Connection::handle_readable() {
   ++reads_;
   bytes_read_ += static_cast<std::uint64_t>(n);
   offer_input();
-  if (!in_) keep_unconsumed_input();
+  if (!in_ && in_begin_ != in_end_) keep_unconsumed_input();
   flush();
 }
 
@@ -114,7 +114,6 @@ void Connection::offer_input() {
 // What the protocol left in the loop's buffer moves to the connection's own before another
 // connection reads over it.
 void Connection::keep_unconsumed_input() {
-  if (in_begin_ == in_end_) return;
   in_ = std::make_unique_for_overwrite<char[]>(kReadBuffer);
   std::memcpy(in_.get(), loop_.read_buffer() + in_begin_, in_end_ - in_begin_);
   in_end_ -= in_begin_;

@@ -50,11 +50,6 @@ void EventLoop::wake() {
   [[maybe_unused]] ssize_t n = write(wakefd_, &one, sizeof one);
 }
 
-char* EventLoop::read_buffer() {
-  if (!read_buffer_) read_buffer_ = std::make_unique_for_overwrite<char[]>(kReadBufferSize);
-  return read_buffer_.get();
-}
-
 void EventLoop::run(int timeout_ms) {
   running_ = true;
   while (running_) {

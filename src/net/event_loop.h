@@ -10,6 +10,8 @@
 #include <memory>
 #include <vector>
 
+#include "net/buffer_pool.h"
+
 namespace hkv::net {
 
 class Watcher {
@@ -46,7 +48,9 @@ class EventLoop {
   // One input buffer shared by the loop's connections: a connection reads into it and keeps in
   // memory of its own only what its protocol leaves unconsumed, so an idle one holds none.
   static constexpr std::size_t kReadBufferSize = 64 * 1024;
-  char* read_buffer();
+  char* read_buffer() { return read_buffer_.get(); }
+  // Output buffers for the loop's connections (see OutputQueue).
+  BufferPool& output_buffers() { return output_buffers_; }
 
  private:
   class WakeWatcher;
@@ -56,7 +60,8 @@ class EventLoop {
   bool running_ = false;
   LoopHooks hooks_;
   std::vector<epoll_event> events_;
-  std::unique_ptr<char[]> read_buffer_;  // allocated on first use
+  std::unique_ptr<char[]> read_buffer_ = std::make_unique_for_overwrite<char[]>(kReadBufferSize);
+  BufferPool output_buffers_;
 };
 
 }  // namespace hkv::net

@@ -13,29 +13,20 @@ namespace hkv::net {
 namespace {
 constexpr std::size_t kMaxIov = 512;
 constexpr std::size_t kCompactBytes = 256 * 1024;
-
-// A queue's first buffer comes from a per-thread pool and goes back to it whenever the queue
-// empties, so a connection between answers holds no output buffer and a busy one costs no malloc.
-constexpr std::size_t kPooledBytes = 4096;
-constexpr std::size_t kPoolMax = 1024;
-thread_local std::vector<std::unique_ptr<char[]>> pooled_buffers;
-
-std::unique_ptr<char[]> buffer_of(std::size_t size) {
-  if (size != kPooledBytes || pooled_buffers.empty()) return std::make_unique_for_overwrite<char[]>(size);
-  auto b = std::move(pooled_buffers.back());
-  pooled_buffers.pop_back();
-  return b;
-}
+constexpr std::size_t kFirstBytes = BufferPool::kBufferSize;
 }  // namespace
 
-char* OutputQueue::prepare(std::size_t n) {
-  if (copied_end_ + n > capacity_) {
-    std::size_t cap = std::max<std::size_t>({kPooledBytes, capacity_ * 2, copied_end_ + n});
-    auto grown = buffer_of(cap);
-    if (copied_end_ > 0) std::memcpy(grown.get(), bytes_.get(), copied_end_);
-    bytes_ = std::move(grown);
-    capacity_ = cap;
+char* OutputQueue::grow(std::size_t n) {
+  if (capacity_ == 0 && n <= kFirstBytes && pool_ != nullptr) {
+    bytes_ = pool_->take();
+    capacity_ = kFirstBytes;
+    return bytes_.get();
   }
+  std::size_t cap = std::max<std::size_t>({kFirstBytes, capacity_ * 2, copied_end_ + n});
+  auto grown = std::make_unique_for_overwrite<char[]>(cap);
+  if (copied_end_ > 0) std::memcpy(grown.get(), bytes_.get(), copied_end_);
+  bytes_ = std::move(grown);
+  capacity_ = cap;
   return bytes_.get() + copied_end_;
 }
 
@@ -165,8 +156,8 @@ void OutputQueue::release_memory() {
 // freed rather than kept per connection.
 void OutputQueue::reset_bytes() {
   copied_end_ = 0;
-  if (capacity_ == kPooledBytes && pooled_buffers.size() < kPoolMax) {
-    pooled_buffers.push_back(std::move(bytes_));
+  if (capacity_ == kFirstBytes && pool_ != nullptr) {
+    pool_->give(std::move(bytes_));
     capacity_ = 0;
   } else if (capacity_ > kCompactBytes) {
     bytes_.reset();

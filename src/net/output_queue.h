@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "net/buffer_pool.h"
+
 namespace hkv::net {
 
 // A reference to bytes owned elsewhere. `release(owner)` is called exactly once, when the bytes
@@ -24,14 +26,15 @@ struct ExternalBytes {
 
 class OutputQueue {
  public:
-  OutputQueue() = default;
+  // With a pool, the first buffer comes from it and goes back to it whenever the queue empties.
+  explicit OutputQueue(BufferPool* pool = nullptr) : pool_(pool) {}
   OutputQueue(const OutputQueue&) = delete;
   OutputQueue& operator=(const OutputQueue&) = delete;
   ~OutputQueue() { clear(); }
 
   void append(std::string_view bytes);
   // Returns space for `n` bytes at the end of the copied buffer; commit() what was filled.
-  char* prepare(std::size_t n);
+  char* prepare(std::size_t n) { return copied_end_ + n <= capacity_ ? bytes_.get() + copied_end_ : grow(n); }
   void commit(std::size_t n);
   // Takes over one reference held by the caller.
   void append_external(const ExternalBytes& bytes);
@@ -57,11 +60,13 @@ class OutputQueue {
     std::size_t size;
     ExternalBytes ext;
   };
+  char* grow(std::size_t n);
   void consume(std::size_t n);
 
   void compact();
   void reset_bytes();
 
+  BufferPool* pool_;
   // Copied bytes; not a std::vector so that prepare() does not zero-fill what it hands out.
   std::unique_ptr<char[]> bytes_;
   std::size_t capacity_ = 0;

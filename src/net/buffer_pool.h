@@ -15,7 +15,8 @@ class BufferPool {
  public:
   static constexpr std::size_t kBufferSize = 4096;
 
-  explicit BufferPool(std::size_t max_kept = 1024) : max_kept_(max_kept) {}
+  // Keeps at most `max_kept` free buffers (1 MiB by default); more are freed.
+  explicit BufferPool(std::size_t max_kept = 256) : max_kept_(max_kept) {}
   ~BufferPool() {
     while (head_ != nullptr) delete[] reinterpret_cast<char*>(std::exchange(head_, head_->next));
   }

@@ -311,6 +311,35 @@ TEST(OutputQueue, ClearReleasesPendingExternalsOnly) {
   for (const auto& e : m.exts) EXPECT_EQ(e->releases, 1);
 }
 
+TEST(OutputQueue, APooledBufferGoesBackWhenTheQueueEmptiesAndIsTakenAgain) {
+  BufferPool pool(1);
+  OutputQueue a(&pool), b(&pool);
+  SocketPair sp;
+  char* first = a.prepare(10);
+  std::memcpy(first, "0123456789", 10);
+  a.commit(10);
+  EXPECT_EQ(b.prepare(10), b.prepare(10)) << "b took its own buffer";
+  EXPECT_NE(b.prepare(10), first);
+  ASSERT_EQ(a.write_to(sp.w), WS::done);
+  EXPECT_EQ(sp.read_some(), "0123456789");
+  OutputQueue c(&pool);
+  EXPECT_EQ(c.prepare(10), first) << "the emptied queue's buffer is the next one handed out";
+}
+
+TEST(OutputQueue, ReleaseMemoryFreesOnlyAnEmptyQueue) {
+  OutputQueue q;
+  SocketPair sp;
+  q.append("kept until written");
+  q.release_memory();
+  ASSERT_EQ(q.pending(), 18u);
+  ASSERT_EQ(q.write_to(sp.w), WS::done);
+  EXPECT_EQ(sp.read_some(), "kept until written");
+  q.release_memory();
+  q.append("again");
+  ASSERT_EQ(q.write_to(sp.w), WS::done);
+  EXPECT_EQ(sp.read_some(), "again");
+}
+
 TEST(OutputQueue, WriteToClosedPeerIsAnError) {
   struct sigaction ignore{}, old{};
   ignore.sa_handler = SIG_IGN;

@@ -80,6 +80,7 @@ struct PendingFlags {
   int concurrency_limit = Config{}.concurrency_limit;
   double header_timeout = 10, body_timeout = 30, idle_timeout = 60, send_timeout = 60;
   std::string snapshot_load = "always";
+  std::string snapshot_fail_policy = "warn";
   std::string store = "lockfree";
   bool no_h2c_upgrade = false;
   std::string token_file;
@@ -205,7 +206,7 @@ void add_store_flags(CLI::App& app, Config& c, PendingFlags& p) {
       ->capture_default_str();
   app.add_option("--snapshot", c.snapshot_path,
                  "File to load at start (if present) and to write atomically at shutdown; keys keep "
-                 "their remaining TTLs");
+                 "their remaining TTLs. hkv refuses to start (exit 2) when it cannot write a file there");
   app.add_option("--snapshot-interval", c.snapshot_interval_s,
                  "Also write the snapshot every this many seconds, in the background (0 = only at shutdown)")
       ->check(CLI::Range(0.0, 86400.0 * 365))
@@ -219,6 +220,12 @@ void add_store_flags(CLI::App& app, Config& c, PendingFlags& p) {
                  "with a clean shutdown snapshot and otherwise starts empty, so a cluster node never serves a value "
                  "older than an acknowledged write or a key whose delete was acknowledged")
       ->check(CLI::IsMember({"always", "clean-only"}))
+      ->capture_default_str();
+  app.add_option("--snapshot-fail-policy", p.snapshot_fail_policy,
+                 "When a snapshot fails: 'warn' logs it and counts it (hkv_snapshot_failures_total); "
+                 "'refuse-writes' also answers writes 503 until a snapshot succeeds again (reads go on), so "
+                 "nothing is acknowledged that could not be kept")
+      ->check(CLI::IsMember({"warn", "refuse-writes"}))
       ->capture_default_str();
   app.add_option("--store", p.store, "Store implementation: lockfree (liburcu QSBR hash table) or sharded (mutexes)")
       ->check(CLI::IsMember({"lockfree", "sharded"}))
@@ -259,14 +266,17 @@ int finish_config(Config& c, const PendingFlags& p) {
   c.timeouts.send_ms = ms(p.send_timeout);
   c.store = p.store == "sharded" ? StoreKind::sharded : StoreKind::lockfree;
   c.snapshot_clean_only = p.snapshot_load == "clean-only";
+  c.snapshot_refuse_writes = p.snapshot_fail_policy == "refuse-writes";
   c.concurrency_limit = p.concurrency_limit;
   if (c.concurrency_limit > 500) {
     c.warnings.push_back("--concurrency-limit " + std::to_string(c.concurrency_limit) + " capped to 500");
     c.concurrency_limit = 500;
   }
   if (c.threads == 0) c.threads = available_cores();
-  if (c.snapshot_path.empty() && (c.snapshot_interval_s > 0 || c.ignore_bad_snapshot || c.snapshot_clean_only)) {
-    std::cerr << "--snapshot-interval, --snapshot-load clean-only and --ignore-bad-snapshot need --snapshot FILE\n";
+  if (c.snapshot_path.empty() &&
+      (c.snapshot_interval_s > 0 || c.ignore_bad_snapshot || c.snapshot_clean_only || c.snapshot_refuse_writes)) {
+    std::cerr << "--snapshot-interval, --snapshot-load clean-only, --snapshot-fail-policy refuse-writes and "
+                 "--ignore-bad-snapshot need --snapshot FILE\n";
     return 2;
   }
   if (p.node_name->count() == 0) c.node_name = default_node_name();

@@ -28,6 +28,7 @@ struct Config {
   double snapshot_interval_s = 0;   // 0: only at shutdown
   bool ignore_bad_snapshot = false;
   bool snapshot_clean_only = false;  // --snapshot-load clean-only: after a crash, start empty
+  bool snapshot_refuse_writes = false;  // --snapshot-fail-policy refuse-writes
   StoreKind store = StoreKind::lockfree;
   double shutdown_timeout_s = 5.0;
   std::string log_level = "info";

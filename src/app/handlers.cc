@@ -167,6 +167,11 @@ void KvHandler::answer_root(const http::Request&, const RouteMatch&, http::Respo
 }
 
 void KvHandler::answer_write(const http::Request& req, const RouteMatch& match, http::Response& resp) {
+  if (writes_refused()) {
+    resp.set_error(503, "writes refused: the last snapshot failed (--snapshot-fail-policy refuse-writes); reads "
+                        "still work\n");
+    return;
+  }
   if (req.method == Method::del) {
     delete_value(req, match.key, resp);
   } else {
@@ -245,7 +250,7 @@ http::BodyBuffer KvHandler::body_buffer(const http::Request& head, std::size_t l
   const bool write = match.route != nullptr && match.route->answer == &KvHandler::answer_write;
   http::Response refused;
   ValueMeta meta;
-  if (!write || head.method == Method::del || check_route(head, match, refused) == nullptr ||
+  if (!write || head.method == Method::del || writes_refused() || check_route(head, match, refused) == nullptr ||
       !read_write_meta(head, match.query, meta, refused)) {
     return {};
   }

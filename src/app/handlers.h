@@ -4,6 +4,7 @@
 // /metrics and /stats pages.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -21,6 +22,8 @@ struct HandlerOptions {
   std::uint64_t default_ttl_s = 0;  // applied when a write names no TTL; 0 = never expires
   const AccessPolicy* access = nullptr;  // who may do what; null = open
   std::string_view node_header;          // sent as X-Hkv-Node on every answer when not empty
+  // While it is true, writes get 503 (--snapshot-fail-policy refuse-writes); null = never.
+  const std::atomic<bool>* writes_refused = nullptr;
 };
 
 class KvHandler final : public http::RequestHandler {
@@ -45,6 +48,9 @@ class KvHandler final : public http::RequestHandler {
   void answer_keys(const http::Request& req, const RouteMatch& match, http::Response& resp);
 
  private:
+  bool writes_refused() const {
+    return options_.writes_refused != nullptr && options_.writes_refused->load(std::memory_order_relaxed);
+  }
   const Route* check_route(const http::Request& req, const RouteMatch& match, http::Response& resp);
   bool read_write_meta(const http::Request& req, std::string_view query, ValueMeta& meta, http::Response& resp) const;
   void store_value(const http::Request& req, std::string_view key, std::string_view query, http::Response& resp);

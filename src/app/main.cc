@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 
 #include "app/config.h"
 #include "app/server.h"
+#include "app/snapshots.h"
 
 int main(int argc, char** argv) {
   try {
@@ -16,6 +18,11 @@ int main(int argc, char** argv) {
     auto& config = std::get<hkv::app::Config>(parsed);
     if (config.check_only) {
       for (const auto& w : config.warnings) std::fprintf(stderr, "hkv: warning: %s\n", w.c_str());
+      if (auto problem = config.snapshot_path.empty() ? std::nullopt : hkv::app::snapshot_path_problem(config.snapshot_path)) {
+        std::fprintf(stderr, "hkv: --snapshot %s: cannot write a snapshot there: %s\n", config.snapshot_path.c_str(),
+                     problem->c_str());
+        return 2;
+      }
       std::printf("# hkv %s: the settings are valid. Effective settings:\n%s", hkv::app::kVersion,
                   config.effective_settings.c_str());
       return 0;

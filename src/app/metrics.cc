@@ -4,6 +4,7 @@
 
 #include "app/config.h"
 #include "app/cycle_clock.h"
+#include "app/snapshots.h"
 
 #include <fmt/format.h>
 
@@ -132,6 +133,36 @@ constexpr ScalarMetric kScalars[] = {
      [](const Readings& r) { return r.t.h2_goaways; }},
 };
 
+// What the snapshots did (shown with --snapshot only).
+struct SnapshotMetric {
+  const char* name;
+  const char* type;
+  const char* help;
+  const char* field;  // in /stats' "snapshot" object
+  double (*value)(const SnapshotStats&);
+};
+
+constexpr SnapshotMetric kSnapshotMetrics[] = {
+    {"hkv_snapshot_last_success_timestamp_seconds", "gauge",
+     "Unix time the last snapshot was written (the start time until one is).", "last_success_timestamp_seconds",
+     [](const SnapshotStats& s) { return s.last_success_unix_s.load(); }},
+    {"hkv_snapshot_last_duration_seconds", "gauge", "How long the last successful snapshot took to write.",
+     "last_duration_seconds", [](const SnapshotStats& s) { return s.last_duration_s.load(); }},
+    {"hkv_snapshot_bytes", "gauge", "Size of the last successful snapshot file.", "bytes",
+     [](const SnapshotStats& s) { return static_cast<double>(s.bytes.load()); }},
+    {"hkv_snapshot_keys", "gauge", "Keys in the last successful snapshot.", "keys",
+     [](const SnapshotStats& s) { return static_cast<double>(s.keys.load()); }},
+    {"hkv_snapshot_failures_total", "counter", "Snapshots that could not be written (the previous file stays).",
+     "failures", [](const SnapshotStats& s) { return static_cast<double>(s.failures.load()); }},
+    {"hkv_snapshot_last_attempt_failed", "gauge",
+     "1 while the last snapshot attempt has failed (--snapshot-fail-policy refuse-writes then refuses writes).",
+     "last_attempt_failed", [](const SnapshotStats& s) { return s.last_failed.load() ? 1.0 : 0.0; }},
+    {"hkv_snapshot_in_progress", "gauge", "1 while a snapshot is being written.", "in_progress",
+     [](const SnapshotStats& s) { return s.in_progress.load() ? 1.0 : 0.0; }},
+    {"hkv_snapshot_interval_seconds", "gauge", "--snapshot-interval (0 = only at shutdown).", "interval_seconds",
+     [](const SnapshotStats& s) { return s.interval_s; }},
+};
+
 constexpr LabeledMetric kLabeled[] = {
     {"hkv_timeouts_total", "counter",
      "Connections closed by a timeout: header, body, idle or send (--header-timeout etc.).", "timeouts",
@@ -239,6 +270,12 @@ std::string MetricsRegistry::prometheus_text() const {
     for (std::size_t k = 0; k < m.kinds.size(); ++k)
       fmt::format_to(std::back_inserter(out), "{}{{kind=\"{}\"}} {}\n", m.name, m.kinds[k], m.value(readings, k));
   }
+  if (snapshots_ != nullptr) {
+    for (const SnapshotMetric& m : kSnapshotMetrics) {
+      family(m.name, m.type, m.help);
+      fmt::format_to(std::back_inserter(out), "{} {}\n", m.name, m.value(*snapshots_));
+    }
+  }
   family("hkv_uptime_seconds", "gauge", "Seconds since the server started.");
   fmt::format_to(std::back_inserter(out), "hkv_uptime_seconds {:.3f}\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
@@ -257,6 +294,13 @@ std::string MetricsRegistry::json() const {
     fmt::format_to(std::back_inserter(out), "\"{}\":{{", m.field);
     for (std::size_t k = 0; k < m.kinds.size(); ++k)
       fmt::format_to(std::back_inserter(out), "{}\"{}\":{}", k == 0 ? "" : ",", m.kinds[k], m.value(readings, k));
+    out += "},";
+  }
+  if (snapshots_ != nullptr) {
+    out += "\"snapshot\":{";
+    for (const SnapshotMetric& m : kSnapshotMetrics)
+      fmt::format_to(std::back_inserter(out), "{}\"{}\":{}", &m == kSnapshotMetrics ? "" : ",", m.field,
+                     m.value(*snapshots_));
     out += "},";
   }
   out += "\"requests\":[";

@@ -61,6 +61,7 @@ struct alignas(64) WorkerMetrics {
                      std::uint64_t latency_ticks);
 };
 
+struct SnapshotStats;  // snapshots.h
 struct MetricTotals;  // the workers' counters summed (metrics.cc)
 struct Readings;      // those and the store's and admission's numbers, for one page
 
@@ -70,6 +71,8 @@ class MetricsRegistry {
   MetricsRegistry(int workers, const Store& store, const http::AdmissionGate& gate, std::string node = "hkv");
 
   WorkerMetrics& worker(int i) { return *workers_[static_cast<std::size_t>(i)]; }
+  // With --snapshot: the pages also show what the snapshots did.
+  void show_snapshots(const SnapshotStats* stats) { snapshots_ = stats; }
 
   std::string prometheus_text() const;
   std::string json() const;
@@ -86,6 +89,7 @@ class MetricsRegistry {
   const http::AdmissionGate& gate_;
   std::chrono::steady_clock::time_point started_;
   std::string node_;
+  const SnapshotStats* snapshots_ = nullptr;
 };
 
 }  // namespace hkv::app

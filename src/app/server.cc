@@ -134,13 +134,20 @@ int run_server(const Config& config) {
   MetricsRegistry metrics(config.threads, *store, gate, config.node_name);
   std::unique_ptr<Snapshotter> snapshots;
   if (!config.snapshot_path.empty()) {
+    if (auto problem = snapshot_path_problem(config.snapshot_path)) {
+      spdlog::critical("--snapshot {}: cannot write a snapshot there: {}; not starting (nothing kept could be saved)",
+                       config.snapshot_path, *problem);
+      return 2;
+    }
     snapshots = std::make_unique<Snapshotter>(*store, config.snapshot_path, config.snapshot_interval_s,
-                                              config.snapshot_clean_only);
+                                              config.snapshot_clean_only, config.snapshot_refuse_writes);
     if (!snapshots->load(config.ignore_bad_snapshot)) return 1;
+    metrics.show_snapshots(&snapshots->stats());
   }
   AccessPolicy access(config.auth_token, config.auth_reads);
   HandlerOptions handler_options{config.default_ttl_s, &access,
-                                 config.node_header ? std::string_view(config.node_name) : std::string_view()};
+                                 config.node_header ? std::string_view(config.node_name) : std::string_view(),
+                                 config.snapshot_refuse_writes ? &snapshots->stats().last_failed : nullptr};
   net::ConnectionBudget connections(config.max_connections);
   raise_file_limit(config.max_connections);
   auto timeout = std::chrono::milliseconds(static_cast<long>(config.shutdown_timeout_s * 1000));

@@ -20,10 +20,27 @@ double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
+double unix_now_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
-Snapshotter::Snapshotter(Store& store, std::string path, double interval_s, bool clean_only)
-    : store_(store), path_(std::move(path)), interval_(interval_s), clean_only_(clean_only) {}
+std::optional<std::string> snapshot_path_problem(const std::string& path) {
+  try {
+    check_snapshot_writable(path);
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+}
+
+Snapshotter::Snapshotter(Store& store, std::string path, double interval_s, bool clean_only, bool refuse_writes)
+    : store_(store), path_(std::move(path)), interval_(interval_s), clean_only_(clean_only),
+      refuse_writes_(refuse_writes) {
+  stats_.interval_s = interval_s;
+  stats_.last_success_unix_s = unix_now_s();
+}
 
 Snapshotter::~Snapshotter() { stop_periodic(); }
 
@@ -87,13 +104,28 @@ bool Snapshotter::load_file(bool ignore_bad, bool clean_stop) {
 
 bool Snapshotter::write(const char* why) {
   const auto started = std::chrono::steady_clock::now();
+  stats_.in_progress = true;
   try {
     SnapshotCounts c = write_snapshot(store_, path_, coarse_now_ms());
+    const double took_ms = ms_since(started);
+    struct stat st;
+    stats_.bytes = ::stat(path_.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    stats_.keys = c.keys;
+    stats_.last_duration_s = took_ms / 1000;
+    stats_.last_success_unix_s = unix_now_s();
+    stats_.in_progress = false;
     spdlog::info("{} snapshot written to {}: {} keys, {} value bytes, in {:.0f} ms", why, path_, c.keys, c.bytes,
-                 ms_since(started));
+                 took_ms);
+    if (stats_.last_failed.exchange(false) && refuse_writes_) spdlog::warn("snapshots succeed again: writes accepted");
     return true;
   } catch (const std::exception& e) {
-    spdlog::error("{} snapshot to {} failed: {}; the previous snapshot is unchanged", why, path_, e.what());
+    stats_.failures.fetch_add(1);
+    stats_.in_progress = false;
+    const bool newly = !stats_.last_failed.exchange(true);
+    spdlog::error("{} snapshot to {} failed: {}; the previous snapshot is unchanged{}", why, path_, e.what(),
+                  refuse_writes_ && newly ? "; --snapshot-fail-policy refuse-writes: writes get 503 until a "
+                                            "snapshot succeeds"
+                                          : "");
     return false;
   }
 }

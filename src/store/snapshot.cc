@@ -105,9 +105,16 @@ class Reader {
   std::uint64_t left_;  // bytes of the file not read yet
 };
 
-void fsync_directory_of(const std::string& path) {
+std::string directory_of(const std::string& path) {
   std::size_t slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+// The file a snapshot is written to before it is renamed over `path`.
+std::string temporary_of(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
+
+void fsync_directory_of(const std::string& path) {
+  const std::string dir = directory_of(path);
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw_errno("opening directory " + dir);
   int rc = ::fsync(fd);
@@ -182,8 +189,33 @@ SnapshotCounts scan(const std::string& path, Store* store, std::uint64_t now_ms)
 
 }  // namespace
 
+void check_snapshot_writable(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    errno = EISDIR;
+    throw_errno(path);
+  }
+  const std::string dir = directory_of(path);
+  if (::stat(dir.c_str(), &st) != 0) throw_errno("directory " + dir);
+  if (!S_ISDIR(st.st_mode)) {
+    errno = ENOTDIR;
+    throw_errno(dir);
+  }
+  const std::string temp = temporary_of(path);
+  File f(std::fopen(temp.c_str(), "wbe"));
+  if (!f) throw_errno("creating " + temp);
+  const bool ok = std::fputc('\n', f.get()) != EOF && std::fflush(f.get()) == 0 && ::fsync(::fileno(f.get())) == 0;
+  const int saved = errno;
+  f.reset();
+  std::remove(temp.c_str());
+  if (!ok) {
+    errno = saved;
+    throw_errno("writing " + temp);
+  }
+}
+
 SnapshotCounts write_snapshot(Store& store, const std::string& path, std::uint64_t now_ms) {
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  const std::string temp = temporary_of(path);
   std::vector<char> buffer(kBufferBytes);  // declared first: fclose() flushes through it
   File f(std::fopen(temp.c_str(), "wbe"));
   if (!f) throw_errno("creating " + temp);

@@ -27,6 +27,12 @@ struct SnapshotCounts {
 // I/O error; the previous file at `path` is then left untouched.
 SnapshotCounts write_snapshot(Store& store, const std::string& path, std::uint64_t now_ms);
 
+// Proves that a snapshot can be written at `path` before anything relies on it: `path` is not a
+// directory, its directory exists, and a temporary file made there as write_snapshot makes one
+// (same name, mode and file system) can be written, synced and removed. Throws std::system_error
+// saying what failed.
+void check_snapshot_writable(const std::string& path);
+
 // Verifies `path` and loads it into `store` with each key's remaining TTL. The calling thread
 // must be attached to the store. Throws SnapshotError when the file is corrupt or truncated
 // (nothing is loaded then), std::system_error when it cannot be read.

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # The README's Usage examples, run as written (only localhost:3000 becomes the test server's
-# port) by bash in a fresh directory, then checked by what they printed and what they left.
+# port) by bash in a fresh directory, then checked by what they printed and what they left; and
+# its Prometheus alert rule for snapshots, checked and unit-tested with promtool.
 import http.client
 import json
 import os
@@ -19,6 +20,55 @@ def usage_block():
     text = open(README, encoding="utf-8").read()
     section = text[text.index("\n## Usage"):]
     return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+
+
+def alert_rule_block():
+    """The ```yaml block under '### Snapshots': a Prometheus rule file."""
+    text = open(README, encoding="utf-8").read()
+    section = text[text.index("\n### Snapshots"):]
+    return re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+
+
+# Snapshots every 60 s: the last success stops moving at 3 min. The rule must stay quiet while
+# fewer than three intervals have passed without one, then fire (after its 1 min `for`).
+ALERT_RULE_TEST = """
+rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'hkv_snapshot_last_success_timestamp_seconds{instance="node1"}'
+        values: '0 60 120 180 180 180 180 180 180 180 180 180'
+      - series: 'hkv_snapshot_interval_seconds{instance="node1"}'
+        values: '60x11'
+    alert_rule_test:
+      - eval_time: 6m
+        alertname: HkvSnapshotsFailing
+        exp_alerts: []
+      - eval_time: 10m
+        alertname: HkvSnapshotsFailing
+        exp_alerts:
+          - exp_labels: {instance: node1, severity: critical}
+            exp_annotations:
+              summary: "hkv node1 has written no snapshot for three intervals"
+"""
+
+
+class ReadmeAlertRule(unittest.TestCase):
+    def test_the_snapshot_alert_rule_is_valid_and_fires_after_three_missed_intervals(self):
+        require_tools("promtool")
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "rules.yml"), "w") as f:
+                f.write(alert_rule_block())
+            with open(os.path.join(d, "rules_test.yml"), "w") as f:
+                f.write(ALERT_RULE_TEST)
+            check = subprocess.run(["promtool", "check", "rules", "rules.yml"], cwd=d, capture_output=True,
+                                   text=True, timeout=60)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+            self.assertIn("SUCCESS: 1 rules found", check.stdout + check.stderr)
+            test = subprocess.run(["promtool", "test", "rules", "rules_test.yml"], cwd=d, capture_output=True,
+                                  text=True, timeout=60)
+            self.assertEqual(test.returncode, 0, test.stdout + test.stderr)
 
 
 class ReadmeUsage(ServerTestCase):

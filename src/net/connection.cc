@@ -9,6 +9,7 @@
 #include <chrono>
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace hkv::net {
 
@@ -100,14 +101,20 @@ void Connection::handle_readable() {
   flush();
 }
 
+// The protocol may resume reading from inside on_data (HTTP/1.1 does, when the flush it asks for
+// drains the output that paused it): that only marks the input for another offer here, since the
+// bytes on_data is parsing are not consumed until it returns.
 void Connection::offer_input() {
+  offering_ = true;
   while (!closed() && !paused_ && protocol_) {
     if (next_protocol_) protocol_ = std::move(next_protocol_);
     if (in_begin_ == in_end_) break;
     std::size_t used = protocol_->on_data(input() + in_begin_, in_end_ - in_begin_);
     in_begin_ += used;
-    if (!next_protocol_) break;
+    if (!next_protocol_ && !std::exchange(offer_again_, false)) break;
   }
+  offering_ = false;
+  offer_again_ = false;
   if (in_begin_ == in_end_ || closed()) in_begin_ = in_end_ = 0;
 }
 
@@ -262,6 +269,11 @@ void Connection::pause_reading() {
 void Connection::resume_reading() {
   if (!paused_ || closed()) return;
   paused_ = false;
+  if (offering_) {  // called from inside on_data: offer_input goes on once it returns
+    offer_again_ = true;
+    update_events();
+    return;
+  }
   offer_input();
   if (closed()) return;
   update_events();

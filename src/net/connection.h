@@ -146,6 +146,8 @@ class Connection final : public Watcher {
   std::unique_ptr<Protocol> protocol_;
   std::unique_ptr<Protocol> next_protocol_;
   bool paused_ = false;
+  bool offering_ = false;     // offer_input is running
+  bool offer_again_ = false;  // resume_reading was called meanwhile
   bool peer_closed_ = false;
   bool close_when_flushed_ = false;
   bool want_write_ = false;

@@ -202,6 +202,13 @@ def metric(srv, name):
     raise AssertionError(f"{name} not in /metrics")
 
 
+def sanitized_binary():
+    """True for an ASan/TSan build, whose allocator and shadow memory make RSS meaningless."""
+    with open(BINARY, "rb") as f:
+        data = f.read()
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
 def rss_kib(pid):
     """A process's resident set size in KiB."""
     with open(f"/proc/{pid}/status") as f:

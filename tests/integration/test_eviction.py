@@ -10,19 +10,12 @@ import subprocess
 import tempfile
 import unittest
 
-from hkv_server import BINARY, HkvServer, ServerTestCase
+from hkv_server import BINARY, HkvServer, ServerTestCase, sanitized_binary
 from pipelined import pipeline, request_bytes
 
 KIB = 1024
 MIB = 1 << 20
 CAP = 4 * MIB
-
-
-def sanitized_binary():
-    """True for an ASan/TSan build, whose allocator and shadow memory make RSS meaningless here."""
-    with open(BINARY, "rb") as f:
-        data = f.read()
-    return b"__asan_init" in data or b"__tsan_init" in data
 
 
 def vm_rss(pid):

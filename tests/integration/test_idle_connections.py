@@ -5,6 +5,8 @@
 # HTTP/2 connection also holds its nghttp2 session: nghttp2 1.52 allocates 26 KB for one (its
 # 2.9 KB struct, a 4 KiB stream map, two 1 KiB HPACK tables, a 16 KiB frame buffer) and touches about
 # 13 KiB of it, so HTTP/2 gets 1 KiB plus 15 KiB (it was 24 KiB before hkv freed its own buffers).
+# Against a sanitizer build (ASan's redzones and quarantine, TSan's shadow memory) the bytes are not
+# hkv's: everything else is checked, the budget only in the release build.
 import http.client
 import os
 import subprocess
@@ -12,7 +14,7 @@ import sys
 import time
 import unittest
 
-from hkv_server import HkvServer, assert_clean_exit, metric, rss_kib
+from hkv_server import HkvServer, assert_clean_exit, metric, rss_kib, sanitized_binary
 
 CLIENT = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "lib", "idle_conns.py")
 CONNECTIONS = 5000
@@ -37,6 +39,7 @@ class IdleConnections:
     def close(self):
         self.proc.stdin.close()
         self.proc.wait(timeout=60)
+        self.proc.stdout.close()
 
 
 class IdleConnectionsTest(unittest.TestCase):
@@ -71,14 +74,16 @@ class IdleConnectionsTest(unittest.TestCase):
         per_connection, nghttp2 = self.measure("h1")
         print(f"\nHTTP/1.1: {per_connection:.0f} B per idle connection", file=sys.stderr)
         self.assertEqual(nghttp2, 0)
-        self.assertLessEqual(per_connection, BUDGET)
+        if not sanitized_binary():
+            self.assertLessEqual(per_connection, BUDGET)
 
     def test_http2_idle_connection_costs_at_most_1_kib_besides_the_nghttp2_session(self):
         per_connection, nghttp2 = self.measure("h2")
         print(f"\nHTTP/2: {per_connection:.0f} B per idle connection, nghttp2 holds {nghttp2:.0f} B of it",
               file=sys.stderr)
         self.assertGreater(nghttp2, 20000, "hkv_h2_session_bytes counts nghttp2's sessions")
-        self.assertLessEqual(per_connection, BUDGET + NGHTTP2_SESSION)
+        if not sanitized_binary():
+            self.assertLessEqual(per_connection, BUDGET + NGHTTP2_SESSION)
 
 
 if __name__ == "__main__":

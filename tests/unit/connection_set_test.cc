@@ -48,6 +48,32 @@ class LineProtocol final : public Protocol {
   Connection& conn_;
 };
 
+// Reads one line per offer and then pauses, as HTTP/1.1 does when its output is over the
+// high-water mark; the flush it asks for drains that output, and on_drained resumes reading from
+// inside on_data.
+class PausingProtocol final : public Protocol {
+ public:
+  explicit PausingProtocol(Connection& c) : conn_(c) {}
+  std::size_t on_data(const char* data, std::size_t size) override {
+    std::string_view in(data, size);
+    const std::size_t eol = in.find('\n');
+    if (eol == std::string_view::npos) return 0;
+    lines.emplace_back(in.substr(0, eol));
+    conn_.out().append(lines.back() + "!\n");
+    conn_.pause_reading();
+    conn_.flush();
+    return eol + 1;
+  }
+  void on_drained() override { conn_.resume_reading(); }
+  void on_peer_closed() override { conn_.close_after_flush(); }
+  void on_shutdown() override { conn_.close_after_flush(); }
+
+  std::vector<std::string> lines;
+
+ private:
+  Connection& conn_;
+};
+
 class ConnectionSetTest : public ::testing::Test, public ConnectionOwner {
  protected:
   static constexpr std::int64_t kIdleMs = 1000;
@@ -177,6 +203,22 @@ TEST_F(ConnectionSetTest, UnconsumedInputSurvivesOtherConnectionsReadingThroughT
   ASSERT_EQ(a->lines.size(), 1u);
   EXPECT_EQ(a->lines[0], "hello");
   EXPECT_EQ(receive(peer_b), "overwrites the loop's buffer!\n");
+}
+
+TEST_F(ConnectionSetTest, InputResumedFromInsideOnDataIsOfferedOnceInOrder) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+  peers.push_back(fds[1]);
+  auto* c = new Connection(loop, fds[0], *this, &timeouts);
+  auto p = std::make_unique<PausingProtocol>(*c);
+  PausingProtocol* protocol = p.get();
+  c->set_protocol(std::move(p));
+  set.add(c);
+  send(fds[1], "one\ntwo\nthree\n");
+  turn();
+  EXPECT_EQ(protocol->lines, (std::vector<std::string>{"one", "two", "three"}));
+  EXPECT_EQ(receive(fds[1]), "one!\ntwo!\nthree!\n");
+  EXPECT_TRUE(c->idle_input());
 }
 
 }  // namespace

@@ -14,12 +14,9 @@ import unittest
 
 from hkv_server import BINARY, HkvServer, assert_clean_exit, metric
 
-NOBODY = 65534
-
-
-def as_nobody():
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
+# Root writes anywhere: as root, hkv runs without the capabilities that override file permissions
+# (setpriv, from util-linux, which every Debian has), as a packaged service's user would.
+WITHOUT_OVERRIDE = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"] if os.geteuid() == 0 else []
 
 
 def request(srv, method, path, body=None):
@@ -52,11 +49,11 @@ class StartCheckTest(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def refused(self, path, reason, preexec_fn=None):
+    def refused(self, path, reason, wrapper=()):
         for extra in ((), ("--check-config",)):
             with self.subTest(path=path, check_config=bool(extra)):
-                p = subprocess.run([BINARY, "--port", "0", "--threads", "1", "--snapshot", path, *extra],
-                                   capture_output=True, text=True, timeout=30, preexec_fn=preexec_fn)
+                p = subprocess.run([*wrapper, BINARY, "--port", "0", "--threads", "1", "--snapshot", path, *extra],
+                                   capture_output=True, text=True, timeout=30)
                 out = p.stdout + p.stderr
                 self.assertEqual(p.returncode, 2, out)
                 self.assertIn(path, out)
@@ -76,9 +73,7 @@ class StartCheckTest(unittest.TestCase):
     def test_a_directory_hkv_may_not_write(self):
         locked = os.path.join(self.dir, "locked")
         os.mkdir(locked, 0o555)
-        # root may write anywhere: the check then runs as nobody, as a packaged service would not be root
-        preexec = as_nobody if os.geteuid() == 0 else None
-        self.refused(os.path.join(locked, "hkv.snap"), "Permission denied", preexec)
+        self.refused(os.path.join(locked, "hkv.snap"), "Permission denied", WITHOUT_OVERRIDE)
 
     def test_a_writable_path_passes_and_leaves_nothing_behind(self):
         path = os.path.join(self.dir, "hkv.snap")

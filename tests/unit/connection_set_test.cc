@@ -101,12 +101,13 @@ class ConnectionSetTest : public ::testing::Test, public ConnectionOwner {
   }
   void connection_woke(Connection* c) override { set.wake(c); }
 
-  // A connection whose peer is the returned fd; its protocol is *protocol.
-  int open(LineProtocol** protocol) {
+  // A connection whose peer is the returned fd; its protocol, a P, is *protocol.
+  template <class P>
+  int open(P** protocol) {
     int fds[2];
     EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
     auto* c = new Connection(loop, fds[0], *this, &timeouts);
-    auto p = std::make_unique<LineProtocol>(*c);
+    auto p = std::make_unique<P>(*c);
     *protocol = p.get();
     c->set_protocol(std::move(p));
     set.add(c);
@@ -206,19 +207,13 @@ TEST_F(ConnectionSetTest, UnconsumedInputSurvivesOtherConnectionsReadingThroughT
 }
 
 TEST_F(ConnectionSetTest, InputResumedFromInsideOnDataIsOfferedOnceInOrder) {
-  int fds[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
-  peers.push_back(fds[1]);
-  auto* c = new Connection(loop, fds[0], *this, &timeouts);
-  auto p = std::make_unique<PausingProtocol>(*c);
-  PausingProtocol* protocol = p.get();
-  c->set_protocol(std::move(p));
-  set.add(c);
-  send(fds[1], "one\ntwo\nthree\n");
+  PausingProtocol* protocol = nullptr;
+  int peer = open(&protocol);
+  send(peer, "one\ntwo\nthree\n");
   turn();
   EXPECT_EQ(protocol->lines, (std::vector<std::string>{"one", "two", "three"}));
-  EXPECT_EQ(receive(fds[1]), "one!\ntwo!\nthree!\n");
-  EXPECT_TRUE(c->idle_input());
+  EXPECT_EQ(receive(peer), "one!\ntwo!\nthree!\n");
+  EXPECT_TRUE(set.first_active()->idle_input());
 }
 
 }  // namespace
